@@ -1,0 +1,603 @@
+"""BaseAutoencoder: the scikit-learn contract, written once for every variant."""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._losses import reconstruction_per_row
+from ._networks import ACTIVATIONS, UNIT_INTERVAL_ACTIVATIONS, build_mlp_autoencoder
+from ._training import History, LoopConfig, run_epochs
+
+#: Rows per inference batch: bounds the memory of transform & co.
+INFERENCE_BATCH_SIZE = 8192
+
+#: A fit whose reconstruction loss exceeds this many times the loss of the
+#: constant (mean) reconstruction has diverged, even if it is still finite.
+DIVERGENCE_FACTOR = 1e4
+
+
+def _hidden_sizes_ok(value) -> bool:
+    sizes = np.atleast_1d(np.asarray(value, dtype=object))
+    return sizes.ndim == 1 and all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
+    )
+
+
+class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class for the skae autoencoders.  Not to be used directly.
+
+    A variant overrides at most a few hooks:
+
+    - :meth:`_check_n_components` - which code sizes are allowed;
+    - :meth:`_build_module` - the torch module (default: symmetric MLP);
+    - :meth:`_corrupt` - what the encoder sees during training;
+    - :meth:`_penalty` - the regularisation term added to the reconstruction;
+    - :meth:`_batch_loss` / :meth:`_score_samples_internal` - the whole
+      objective and the per-row score (the VAE's ELBO);
+    - :meth:`_fit_module` - the training schedule (greedy stacking).
+
+    Data handling.  Like PCA, the estimator centres ``X``; with ``loss="mse"``
+    and a linear output layer it also divides by one global scale
+    ``scale_ = sqrt(mean_j Var(X_j))``.  A single scalar keeps the objective
+    the mean squared error in the units of ``X`` (up to a constant), exactly
+    what PCA minimises, while the optimiser always sees data of unit size, so
+    raw features such as ``load_breast_cancer``'s train without diverging.
+    ``inverse_transform`` undoes both, returning the units of ``X``.  As with
+    PCA, features in different units should still be standardised first
+    (``StandardScaler``) if each should count equally.  With ``loss="bce"``
+    or a bounded output activation the data is used as given.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "code_activation": [StrOptions(set(ACTIVATIONS))],
+        "output_activation": [StrOptions({"auto"} | set(ACTIVATIONS))],
+        "loss": [StrOptions({"mse", "bce"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        hidden_layer_sizes=(256,),
+        activation="relu",
+        code_activation="identity",
+        output_activation="auto",
+        loss="mse",
+        weight_decay=0.0,
+        batch_size="auto",
+        max_iter=200,
+        learning_rate_init=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.learning_rate_init = learning_rate_init
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ tags
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # ------------------------------------------------------------ hooks
+
+    def _check_n_components(self, n_features: int, n_components: int) -> None:
+        """Raise ``ValueError`` if this variant cannot use ``n_components``."""
+
+    def _build_module(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
+        """The torch module: a symmetric MLP autoencoder by default."""
+        return build_mlp_autoencoder(
+            n_features,
+            self._hidden_sizes(),
+            self.n_components_,
+            self.activation,
+            self.code_activation,
+            self._output_activation(),
+            generator,
+            self.device_,
+        )
+
+    def _corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder sees during training (clean input by default)."""
+        return x
+
+    def _penalty(
+        self, module, x_in: torch.Tensor, code: torch.Tensor, trace
+    ) -> torch.Tensor | None:
+        """Regularisation term added to the mean reconstruction loss.
+
+        ``trace`` is the encoder's list of ``(pre, post)`` activations.
+        Return ``None`` for no penalty.
+        """
+        return None
+
+    def _batch_loss(self, module, x: torch.Tensor):
+        r"""Training objective of one batch: ``(loss, {name: term})``.
+
+        .. math:: \frac1n \sum_i L(x_i, g(f(\tilde x_i))) + \Omega
+
+        with :math:`\tilde x` the (possibly corrupted) input and
+        :math:`\Omega` the variant's :meth:`_penalty`.
+        """
+        x_in = self._corrupt(x)
+        code, trace = module.encoder.forward_trace(x_in)
+        logits = module.decode_logits(code)
+        recon = reconstruction_per_row(logits, x, self.loss, module.output_activation).mean()
+        penalty = self._penalty(module, x_in, code, trace)
+        if penalty is None:
+            return recon, {"reconstruction": recon}
+        return recon + penalty, {"reconstruction": recon, "penalty": penalty}
+
+    def _score_samples_internal(self, module, x: torch.Tensor) -> torch.Tensor:
+        """Per-row score in the internal (scaled) space: minus the mean
+        reconstruction loss per feature."""
+        logits = module.decode_logits(module.encode(x))
+        loss = reconstruction_per_row(logits, x, self.loss, module.output_activation)
+        return -loss / x.shape[1]
+
+    def _fit_module(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
+        """Train ``self.module_`` on the prepared tensor ``X``; return the status."""
+        return run_epochs(
+            self.module_,
+            self._optimizer,
+            X,
+            lambda batch: self._batch_loss(self.module_, batch),
+            self._torch_rng,
+            config,
+            self._history,
+            X_val=X_val,
+            validation_score=self._validation_score,
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def _hidden_sizes(self) -> tuple:
+        return tuple(
+            int(s) for s in np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        )
+
+    def _output_activation(self) -> str:
+        if self.output_activation == "auto":
+            return "logistic" if self.loss == "bce" else "identity"
+        return self.output_activation
+
+    def _rescales(self) -> bool:
+        """Whether the data is centred and scaled before the network sees it."""
+        return self.loss == "mse" and self._output_activation() == "identity"
+
+    def _validate_hyperparameters(self) -> None:
+        """Checks that ``_parameter_constraints`` cannot express."""
+        if not _hidden_sizes_ok(self.hidden_layer_sizes):
+            raise InvalidParameterError(
+                "The 'hidden_layer_sizes' parameter must be a sequence of positive "
+                f"integers (or one); got {self.hidden_layer_sizes!r}."
+            )
+        if self.loss == "bce" and self._output_activation() not in UNIT_INTERVAL_ACTIVATIONS:
+            raise InvalidParameterError(
+                "The 'output_activation' parameter must be 'auto' or 'logistic' when "
+                f"loss='bce' (cross-entropy needs outputs in (0, 1)); got "
+                f"{self.output_activation!r}."
+            )
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise InvalidParameterError(
+                "The 'device' parameter is 'cuda' but CUDA is not available here; "
+                "use device='auto' or 'cpu'."
+            )
+
+    def _resolve_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _check_X(self, X, *, reset: bool):
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False)
+        if self.loss == "bce":
+            lo, hi = float(X.min()), float(X.max())
+            if lo < 0.0 or hi > 1.0:
+                raise ValueError(
+                    "loss='bce' (cross-entropy) needs X in [0, 1], but X has values in "
+                    f"[{lo:.4g}, {hi:.4g}]. Scale it (e.g. MinMaxScaler) or use loss='mse'."
+                )
+        return X
+
+    def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32) -> torch.Tensor:
+        """Rows of ``X`` as the tensor the network sees (centred and scaled)."""
+        x = torch.as_tensor(np.array(X_chunk, dtype=dtype, copy=True), device=device)
+        if self._rescales():
+            x = (x - torch.as_tensor(self.mean_, dtype=x.dtype, device=device)) / self.scale_
+        return x
+
+    def _init_state(self, X: np.ndarray) -> None:
+        """Everything a fit from scratch sets before training."""
+        n_samples, n_features = X.shape
+        n_components = self.n_components
+        if n_components is None:
+            n_components = min(32, max(1, n_features // 2))
+        self._check_n_components(n_features, n_components)
+        self.n_components_ = int(n_components)
+        self.device_ = self._resolve_device()
+        if self._rescales():
+            self.mean_ = X.mean(axis=0, dtype=np.float64)
+            scale = math.sqrt(float(X.var(axis=0, dtype=np.float64).mean()))
+            self.scale_ = scale if scale > 1e-12 else 1.0
+        else:
+            self.mean_ = np.zeros(n_features)
+            self.scale_ = 1.0
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        self._torch_rng = torch.Generator(device=self.device_).manual_seed(int(seed))
+        init_rng = torch.Generator().manual_seed(int(seed))
+        self.module_ = self._build_module(n_features, init_rng).to(self.device_)
+        self._optimizer = self._make_optimizer(self.module_)
+        self._history = History()
+
+    def _make_optimizer(self, module) -> torch.optim.Optimizer:
+        # The L2 penalty λ Σ w² on the weights (not the biases), as in Ng's
+        # notes, enters Adam as the gradient 2λw.
+        decay, no_decay = [], []
+        for name, param in module.named_parameters():
+            (decay if name.endswith("weight") else no_decay).append(param)
+        groups = [
+            {"params": decay, "weight_decay": 2.0 * self.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        return torch.optim.Adam(groups, lr=self.learning_rate_init)
+
+    def _loop_config(self, max_iter: int, n_samples: int, **overrides) -> LoopConfig:
+        batch_size = min(256, n_samples) if self.batch_size == "auto" else self.batch_size
+        values = dict(
+            max_iter=max_iter,
+            batch_size=batch_size,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            verbose=self.verbose,
+            learning_rate=self.learning_rate_init,
+            divergence_threshold=DIVERGENCE_FACTOR * self._constant_loss,
+            description=type(self).__name__,
+        )
+        values.update(overrides)
+        return LoopConfig(**values)
+
+    def _reference_loss(self, X_t: torch.Tensor) -> float:
+        """Per-row loss of reconstructing every row by the mean row."""
+        mean = X_t.mean(dim=0, keepdim=True).expand_as(X_t)
+        if self.loss == "bce":
+            logits = torch.logit(mean.clamp(1e-4, 1 - 1e-4))
+            per_row = reconstruction_per_row(logits, X_t, "bce", torch.sigmoid)
+        else:
+            per_row = (X_t - mean).square().sum(dim=1)
+        # Floor at n_features, the constant model's loss on unit-scale data,
+        # so that constant data (one sample) does not make any loss "diverged".
+        return max(float(per_row.mean()), float(X_t.shape[1]))
+
+    def _split_validation(self, X_t: torch.Tensor):
+        n = X_t.shape[0]
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least 2 samples to hold out a "
+                f"validation set; got n_samples = {n}."
+            )
+        order = torch.randperm(n, generator=self._torch_rng, device=self.device_)
+        return X_t[order[n_val:]], X_t[order[:n_val]]
+
+    @torch.no_grad()
+    def _validation_score(self, X_val: torch.Tensor) -> float:
+        self.module_.eval()
+        return float(self._score_samples_internal(self.module_, X_val).mean())
+
+    def _history_to_attributes(self) -> None:
+        history = self._history
+        self.loss_curve_ = list(history.loss)
+        self.n_iter_ = len(history.loss)
+        self.best_loss_ = history.best_loss
+        self.history_ = {
+            "loss": list(history.loss),
+            **{k: list(v) for k, v in history.terms.items()},
+        }
+        if self.early_stopping:
+            self.validation_scores_ = list(history.validation_scores)
+            self.best_validation_score_ = history.best_validation_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _is_initialised(self) -> bool:
+        return hasattr(self, "module_")
+
+    # ------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_hyperparameters()
+        continuing = self.warm_start and self._is_initialised()
+        X = self._check_X(X, reset=not continuing)
+        if not continuing:
+            self._init_state(X)
+        X_t = self._to_internal(X, self.device_)
+        self._constant_loss = self._reference_loss(X_t)
+        X_val = None
+        if self.early_stopping:
+            X_t, X_val = self._split_validation(X_t)
+        status = self._fit_module(X_t, self._loop_config(self.max_iter, X_t.shape[0]), X_val)
+        self._history_to_attributes()
+        if status == "max_iter":
+            warnings.warn(
+                f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One epoch over the rows of ``X``, for data that arrives in chunks.
+
+        The first call sets the feature count, the scaling (from this first
+        chunk) and the network; later calls continue training it.
+        ``early_stopping`` does not apply (there is no fixed validation set).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        first = not self._is_initialised()
+        if first:
+            self._validate_params()
+            self._validate_hyperparameters()
+        X = self._check_X(X, reset=first)
+        if first:
+            self._init_state(X)
+        X_t = self._to_internal(X, self.device_)
+        self._constant_loss = self._reference_loss(X_t)
+        config = self._loop_config(1, X_t.shape[0], early_stopping=False, check_convergence=False)
+        run_epochs(
+            self.module_,
+            self._optimizer,
+            X_t,
+            lambda batch: self._batch_loss(self.module_, batch),
+            self._torch_rng,
+            config,
+            self._history,
+        )
+        self._history_to_attributes()
+        return self
+
+    # ------------------------------------------------------------ inference
+
+    def _inference_module(self, dtype):
+        """The trained module in the precision of the input.
+
+        float64 input runs through a float64 copy of the network (made per
+        call: a few MB at most, and it keeps ``transform`` free of side
+        effects and thread-safe), so results do not depend on how rows are
+        batched, which float32 GEMM kernels do not guarantee.
+        """
+        if dtype == np.float32:
+            return self.module_
+        return copy.deepcopy(self.module_).double()
+
+    def _map_batches(
+        self, X: np.ndarray, fn, n_out: int, *, internal_input: bool = True
+    ) -> np.ndarray:
+        """Apply ``fn(module, x)`` to ``X`` in row batches under ``inference_mode``.
+
+        Computes and returns ``X``'s float dtype; memory beyond the output is
+        one batch.
+        """
+        self.module_.eval()
+        module = self._inference_module(X.dtype)
+        device = next(module.parameters()).device
+        shape = (X.shape[0], n_out) if n_out else (X.shape[0],)
+        out = np.empty(shape, dtype=X.dtype)
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
+                chunk = X[start : start + INFERENCE_BATCH_SIZE]
+                if internal_input:
+                    x = self._to_internal(chunk, device, X.dtype)
+                else:
+                    x = torch.as_tensor(np.array(chunk, copy=True), device=device)
+                out[start : start + len(chunk)] = fn(module, x).cpu().numpy()
+        return out
+
+    def transform(self, X):
+        """Encode ``X``: the code ``f(x)`` of every row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._map_batches(X, lambda m, x: m.encode(x), self.n_components_)
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space, in the units of the training data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. the output of :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        Z = self._check_codes(X)
+
+        def decode(module, z):
+            x_hat = module.decode(z)
+            if self._rescales():
+                mean = torch.as_tensor(self.mean_, dtype=x_hat.dtype, device=x_hat.device)
+                x_hat = x_hat * self.scale_ + mean
+            return x_hat
+
+        return self._map_batches(Z, decode, self.n_features_in_, internal_input=False)
+
+    def _check_codes(self, Z):
+        Z = check_array(Z, dtype=[np.float64, np.float32], accept_sparse=False)
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
+                f"is expecting {self.n_components_} (n_components_) features as input."
+            )
+        return Z
+
+    def reconstruct(self, X):
+        """``inverse_transform(transform(X))`` in one pass: denoised/reconstructed rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features)
+        """
+        return self.inverse_transform(self.transform(X))
+
+    def score_samples(self, X):
+        """Per-row score: minus the reconstruction error of each row.
+
+        For ``loss="mse"`` this is ``-mean_j (x_j - x̂_j)²`` in the units of
+        ``X``; for ``loss="bce"`` minus the mean cross-entropy per feature.
+        Larger is better; low scores flag anomalies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        factor = self.scale_**2 if self._rescales() else 1.0
+        return self._map_batches(X, lambda m, x: self._score_samples_internal(m, x) * factor, 0)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`: larger is better, so model selection
+        (``GridSearchCV``) needs no ``scoring`` argument.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    # ------------------------------------------------------------ persistence
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "module_" in state and self.device_.type != "cpu":
+            # Tensors are stored on the CPU so a GPU-fitted model loads anywhere;
+            # __setstate__ moves them back where a GPU is present.
+            state = dict(state)
+            module = copy.deepcopy(self.module_).cpu()
+            state["module_"] = module
+            state["_optimizer"] = None
+            state["_torch_rng_state"] = self._torch_rng.get_state()
+            state["_torch_rng"] = None
+        return state
+
+    def __setstate__(self, state):
+        rng_state = state.pop("_torch_rng_state", None)
+        super().__setstate__(state)
+        if rng_state is not None:
+            device = self.device_ if torch.cuda.is_available() else torch.device("cpu")
+            self.device_ = device
+            self.module_ = self.module_.to(device)
+            self._torch_rng = torch.Generator(device=device)
+            self._torch_rng.set_state(rng_state)
+            self._optimizer = self._make_optimizer(self.module_)

@@ -1,0 +1,152 @@
+"""Loss terms as pure tensor functions, each with its formula and source.
+
+Conventions: ``x`` is a batch of rows ``(n, d)``.  Functions named
+``*_per_row`` return one value per row; the estimators average them over the
+batch, so every objective is "mean over rows of a per-row quantity", the
+convention of Ng's notes and of Kingma & Welling's ELBO.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def squared_error_per_row(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    r"""Squared reconstruction error :math:`\lVert \hat x - x \rVert^2` of each row."""
+    return (x_hat - x).square().sum(dim=1)
+
+
+def cross_entropy_per_row(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    r"""Bernoulli cross-entropy of each row, from the decoder's logits.
+
+    .. math:: -\sum_j \left[x_j \log \hat x_j + (1 - x_j)\log(1 - \hat x_j)\right],
+              \quad \hat x = \operatorname{sigmoid}(\text{logits})
+
+    The reconstruction loss for data in [0, 1] (Bengio, Courville & Vincent
+    2013; Vincent et al. 2010, eq. 2).  Computed from logits for stability.
+    """
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+
+
+def reconstruction_per_row(
+    logits: torch.Tensor, x: torch.Tensor, loss: str, output_activation
+) -> torch.Tensor:
+    """Per-row reconstruction loss of ``x`` from the decoder's ``logits``.
+
+    ``loss="bce"`` uses the logits directly; ``loss="mse"`` compares the
+    activated output ``output_activation(logits)`` with ``x``.
+    """
+    if loss == "bce":
+        return cross_entropy_per_row(logits, x)
+    return squared_error_per_row(output_activation(logits), x)
+
+
+def bernoulli_kl(rho: float, rho_hat: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    r"""KL divergence between Bernoulli(ρ) and Bernoulli(ρ̂), elementwise.
+
+    .. math:: \mathrm{KL}(\rho \,\|\, \hat\rho)
+              = \rho \log\frac{\rho}{\hat\rho}
+              + (1-\rho)\log\frac{1-\rho}{1-\hat\rho}
+
+    The sparsity penalty of Ng's CS294A notes ("Sparse autoencoder", §2.3).
+    ``rho_hat`` is clamped away from 0 and 1 so the gradient stays finite.
+    """
+    rho_hat = rho_hat.clamp(eps, 1.0 - eps)
+    return rho * torch.log(rho / rho_hat) + (1.0 - rho) * torch.log((1.0 - rho) / (1.0 - rho_hat))
+
+
+def kl_sparsity_penalty(code: torch.Tensor, rho: float) -> torch.Tensor:
+    r"""Σ_j KL(ρ ‖ ρ̂_j) with ρ̂_j the mean activation of code unit j over the batch."""
+    return bernoulli_kl(rho, code.mean(dim=0)).sum()
+
+
+def l1_activity_penalty(code: torch.Tensor) -> torch.Tensor:
+    r"""Mean over rows of :math:`\sum_j |a_j|`, the L1 sparsity penalty on the code."""
+    return code.abs().sum(dim=1).mean()
+
+
+def gaussian_kl_per_row(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    r"""KL(N(μ, σ²) ‖ N(0, I)) of each row, in closed form.
+
+    .. math:: \mathrm{KL} = \tfrac12 \sum_j \left(\mu_j^2 + \sigma_j^2
+              - \log\sigma_j^2 - 1\right)
+
+    Kingma & Welling (2014), appendix B.
+    """
+    return 0.5 * (mu.square() + log_var.exp() - log_var - 1.0).sum(dim=1)
+
+
+def gaussian_log_likelihood_per_row(
+    x_hat: torch.Tensor, x: torch.Tensor, variance: float = 1.0
+) -> torch.Tensor:
+    r"""log N(x; x̂, σ² I) of each row: the Gaussian decoder's likelihood."""
+    d = x.shape[1]
+    return -0.5 * (
+        squared_error_per_row(x_hat, x) / variance + d * math.log(2.0 * math.pi * variance)
+    )
+
+
+def jacobian_frobenius_sq(weights, derivatives) -> torch.Tensor:
+    r"""Exact squared Frobenius norm of an MLP encoder's Jacobian, per row.
+
+    The encoder is :math:`f = \sigma_L \circ W_L \circ \dots \circ \sigma_1 \circ W_1`
+    (biases do not matter), so its Jacobian at ``x`` is
+
+    .. math:: J_f(x) = D_L W_L D_{L-1} W_{L-1} \cdots D_1 W_1,
+              \qquad D_l = \operatorname{diag}\sigma_l'(a_l(x)).
+
+    This is the contractive penalty :math:`\lVert J_f(x)\rVert_F^2` of Rifai
+    et al. (2011), eq. 4, computed without ever forming ``J`` (``k × d`` per
+    row).  With :math:`G_1 = W_1 W_1^\top`, :math:`\lVert J\rVert_F^2
+    = \operatorname{tr}(A D_1 G_1 D_1 A^\top)` for :math:`A = D_L W_L \cdots
+    D_2 W_2`, which costs ``h_1²`` per row instead of ``d``.  Two cases are
+    cheaper still and cover the usual encoders:
+
+    * one layer (Rifai et al.'s encoder):
+      :math:`\sum_j \sigma'(a_j)^2 \lVert W_{j\cdot}\rVert^2`;
+    * ``A`` independent of ``x`` (linear code layer over one hidden layer,
+      the default deep encoder ``d -> h -> k``):
+      :math:`d_1^\top (G_1 \odot A^\top A)\, d_1`, one ``h × h`` product per row.
+
+    Parameters
+    ----------
+    weights : list of Tensor
+        ``W_1 .. W_L``, each ``(out, in)``.
+    derivatives : list of (Tensor or None)
+        ``σ_l'(a_l)`` for each layer, shape ``(n, out)``; ``None`` for a
+        linear layer (derivative 1).
+
+    Returns
+    -------
+    Tensor of shape (n,), or (1,) for a linear encoder, whose Jacobian is constant.
+    """
+    first, d1 = weights[0], derivatives[0]
+    if len(weights) == 1:
+        row_norms = first.square().sum(dim=1)
+        if d1 is None:
+            return row_norms.sum().reshape(1)
+        return d1.square() @ row_norms
+
+    # A = D_L W_L ... D_2 W_2, built from the code side.  It stays one shared
+    # 2-D matrix while every D_l on the way is the identity, and becomes a
+    # per-row (n, k, h) stack at the first non-linear layer.
+    a = None
+    for w, d in zip(weights[:0:-1], derivatives[:0:-1]):
+        if d is None:
+            a = w if a is None else a @ w
+        elif a is None:
+            a = d.unsqueeze(-1) * w
+        else:
+            a = (a * d.unsqueeze(1)) @ w
+    gram_first = first @ first.T
+    if a.dim() == 2:
+        coupling = gram_first * (a.T @ a)
+        if d1 is None:
+            return coupling.sum().reshape(1)
+        return ((d1 @ coupling) * d1).sum(dim=1)
+    if d1 is not None:
+        a = a * d1.unsqueeze(1)
+    return ((a @ gram_first) * a).sum(dim=(1, 2))

@@ -1,0 +1,178 @@
+"""PyTorch modules used by the skae estimators.
+
+Nothing in this file knows about scikit-learn: the estimators build these
+modules, the training loop optimises them.  Weights are initialised from an
+explicit :class:`torch.Generator` so that fitting never touches torch's global
+random state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+# Names follow scikit-learn's MLP ("identity", "logistic", "tanh", "relu");
+# "sigmoid" is accepted as the name the autoencoder literature uses.
+ACTIVATIONS = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+}
+
+#: Activations whose outputs lie in (0, 1).
+UNIT_INTERVAL_ACTIVATIONS = frozenset({"logistic", "sigmoid"})
+
+
+def make_activation(name: str) -> nn.Module:
+    """Return a fresh activation module for ``name``."""
+    return ACTIVATIONS[name]()
+
+
+def activation_derivative(name: str, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor | None:
+    """Elementwise derivative ``σ'(a)`` of an activation.
+
+    ``pre`` is the pre-activation ``a`` and ``post`` is ``σ(a)``; using
+    ``post`` where the derivative has a closed form in it avoids recomputing
+    the non-linearity.  Returns ``None`` for the identity (derivative 1), so
+    callers can skip a multiplication.
+    """
+    if name == "identity":
+        return None
+    if name in UNIT_INTERVAL_ACTIVATIONS:
+        return post * (1.0 - post)
+    if name == "tanh":
+        return 1.0 - post * post
+    if name == "relu":
+        return (pre > 0).to(pre.dtype)
+    if name == "leaky_relu":
+        slope = nn.LeakyReLU().negative_slope
+        return torch.where(pre > 0, 1.0, slope).to(pre.dtype)
+    if name == "elu":
+        return torch.where(pre > 0, torch.ones_like(pre), post + 1.0)
+    if name == "gelu":
+        cdf = 0.5 * (1.0 + torch.erf(pre / math.sqrt(2.0)))
+        pdf = torch.exp(-0.5 * pre * pre) / math.sqrt(2.0 * math.pi)
+        return cdf + pre * pdf
+    raise ValueError(f"Unknown activation {name!r}.")
+
+
+def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
+    """Initialise a linear layer as PyTorch does, from ``generator``.
+
+    Same distribution as :meth:`torch.nn.Linear.reset_parameters`
+    (Kaiming-uniform weights, uniform biases), drawn from our own generator.
+    """
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    if layer.bias is not None:
+        bound = 1.0 / math.sqrt(layer.in_features) if layer.in_features else 0.0
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) -> nn.Linear:
+    """A linear layer initialised from ``generator`` (global RNG untouched)."""
+    # skip_init builds the layer without running reset_parameters, which
+    # would draw from torch's global generator.
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out, device=device)
+    with torch.no_grad():
+        init_linear_(layer, generator)
+    return layer
+
+
+class MLP(nn.Module):
+    """A stack of ``Linear -> activation`` layers.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first: ``(n_in, h_1, ..., n_out)``.
+    activation : str
+        Activation after every layer but the last.
+    last_activation : str
+        Activation after the last layer.
+    generator : torch.Generator
+        Source of the initial weights.
+    """
+
+    def __init__(self, sizes, activation, last_activation, generator, device=None):
+        super().__init__()
+        self.sizes = tuple(int(s) for s in sizes)
+        n_layers = len(self.sizes) - 1
+        self.activation_names = tuple([activation] * (n_layers - 1) + [last_activation])
+        self.linears = nn.ModuleList(
+            make_linear(a, b, generator, device) for a, b in zip(self.sizes[:-1], self.sizes[1:])
+        )
+        self.activations = nn.ModuleList(make_activation(name) for name in self.activation_names)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for linear, act in zip(self.linears, self.activations):
+            x = act(linear(x))
+        return x
+
+    def forward_trace(self, x: torch.Tensor):
+        """Forward pass that also returns ``(pre, post)`` for every layer.
+
+        Penalties that need the network's derivatives (the contractive
+        Jacobian norm) use it instead of a second forward pass.
+        """
+        trace = []
+        for linear, act in zip(self.linears, self.activations):
+            pre = linear(x)
+            x = act(pre)
+            trace.append((pre, x))
+        return x, trace
+
+
+class Autoencoder(nn.Module):
+    """Encoder ``f`` and decoder ``g`` with ``x̂ = out(g(f(x)))``.
+
+    The decoder's last layer is linear; ``output_activation`` is applied
+    separately so that losses can work on its pre-activation (``logits``),
+    which is what numerically stable cross-entropy needs.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, output_activation: str):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.output_activation_name = output_activation
+        self.output_activation = make_activation(output_activation)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode_logits(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.output_activation(self.decoder(code))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def build_mlp_autoencoder(
+    n_features,
+    hidden_layer_sizes,
+    n_components,
+    activation,
+    code_activation,
+    output_activation,
+    generator,
+    device=None,
+) -> Autoencoder:
+    """The symmetric MLP autoencoder ``d -> h_1 .. h_L -> k -> h_L .. h_1 -> d``."""
+    hidden = tuple(hidden_layer_sizes)
+    encoder = MLP(
+        (n_features, *hidden, n_components), activation, code_activation, generator, device
+    )
+    decoder = MLP(
+        (n_components, *hidden[::-1], n_features), activation, "identity", generator, device
+    )
+    return Autoencoder(encoder, decoder, output_activation)

@@ -1,0 +1,180 @@
+"""The one training loop shared by every skae estimator.
+
+The loop knows nothing about autoencoder variants: it receives a
+``batch_loss(batch) -> (loss, terms)`` callable from the estimator (which
+is where corruption, penalties and the VAE's reparameterisation live) and
+an optional ``validation_score(X_val) -> float``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+logger = logging.getLogger("skae")
+
+
+@dataclass
+class History:
+    """Per-epoch record of a fit; survives ``warm_start`` and ``partial_fit``."""
+
+    loss: list = field(default_factory=list)
+    terms: dict = field(default_factory=dict)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    n_iter_no_change: int = 0
+    epoch_times: list = field(default_factory=list)
+
+
+@dataclass
+class LoopConfig:
+    max_iter: int
+    batch_size: int
+    tol: float
+    n_iter_no_change: int
+    early_stopping: bool
+    verbose: int
+    learning_rate: float
+    divergence_threshold: float = math.inf
+    check_convergence: bool = True
+    description: str = "fit"
+
+
+class TrainingDiverged(FloatingPointError):
+    """Raised when the training objective stops being finite."""
+
+
+def _snapshot(module: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _progress_bar(config: LoopConfig):
+    if config.verbose < 1:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=config.max_iter, desc=config.description, unit="epoch", leave=False)
+
+
+def run_epochs(
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    batch_loss,
+    generator: torch.Generator,
+    config: LoopConfig,
+    history: History,
+    X_val: torch.Tensor | None = None,
+    validation_score=None,
+) -> str:
+    """Train ``module`` for up to ``config.max_iter`` epochs over the rows of ``X``.
+
+    Every epoch visits the rows in a fresh order drawn from ``generator``;
+    a batch is an ``index_select`` of the one contiguous tensor ``X``.
+    Convergence follows :class:`sklearn.neural_network.MLPRegressor`: stop
+    when the training loss (or, with early stopping, the validation score)
+    has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
+    With early stopping the best weights seen are restored at the end.
+
+    Returns
+    -------
+    status : {"converged", "max_iter", "interrupted"}
+    """
+    n = X.shape[0]
+    batch_size = max(1, min(config.batch_size, n))
+    best_state = _snapshot(module) if config.early_stopping else None
+    status = "max_iter"
+    bar = _progress_bar(config)
+    try:
+        for _ in range(config.max_iter):
+            start = time.perf_counter()
+            module.train()
+            order = torch.randperm(n, generator=generator).to(X.device)
+            total = torch.zeros((), device=X.device)
+            term_totals = {}
+            for begin in range(0, n, batch_size):
+                idx = order[begin : begin + batch_size]
+                batch = X.index_select(0, idx)
+                loss, terms = batch_loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                weight = float(idx.shape[0])
+                total += loss.detach() * weight
+                for name, value in terms.items():
+                    term_totals[name] = term_totals.get(name, 0.0) + value.detach() * weight
+            epoch_loss = total.item() / n
+            terms = {k: float(v) / n for k, v in term_totals.items()}
+            _check_finite(epoch_loss, terms, config, len(history.loss) + 1)
+            history.loss.append(epoch_loss)
+            for name, value in terms.items():
+                history.terms.setdefault(name, []).append(value)
+
+            if config.early_stopping:
+                score = validation_score(X_val)
+                history.validation_scores.append(score)
+                improved = _improved(score, history.best_validation_score, config.tol)
+                if score > history.best_validation_score:
+                    history.best_validation_score = score
+                    best_state = _snapshot(module)
+            else:
+                improved = _improved(-epoch_loss, -history.best_loss, config.tol)
+            history.best_loss = min(history.best_loss, epoch_loss)
+            history.n_iter_no_change = 0 if improved else history.n_iter_no_change + 1
+            history.epoch_times.append(time.perf_counter() - start)
+            _report(bar, history, config)
+            if config.check_convergence and history.n_iter_no_change >= config.n_iter_no_change:
+                status = "converged"
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+        warnings.warn(
+            f"Training interrupted after {len(history.loss)} epochs; keeping the "
+            "best weights seen so far.",
+            UserWarning,
+            stacklevel=3,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return status
+
+
+def _improved(score: float, best: float, tol: float) -> bool:
+    """Whether ``score`` beats ``best`` by more than a relative ``tol``."""
+    if not math.isfinite(best):
+        return True
+    return score > best + tol * max(abs(best), 1e-12)
+
+
+def _check_finite(epoch_loss, terms, config: LoopConfig, epoch: int) -> None:
+    recon = terms.get("reconstruction", epoch_loss)
+    if math.isfinite(epoch_loss) and recon <= config.divergence_threshold:
+        return
+    raise TrainingDiverged(
+        f"Training diverged at epoch {epoch}: the loss is {epoch_loss:.4g}. "
+        f"learning_rate_init={config.learning_rate:g} is probably too large; "
+        "try a value 10 times smaller."
+    )
+
+
+def _report(bar, history: History, config: LoopConfig) -> None:
+    message = {"loss": f"{history.loss[-1]:.5g}"}
+    if history.validation_scores:
+        message["val_score"] = f"{history.validation_scores[-1]:.5g}"
+    if bar is not None:
+        bar.set_postfix(message, refresh=False)
+        bar.update(1)
+    elif config.verbose >= 2:
+        logger.info("epoch %d: %s", len(history.loss), message)
