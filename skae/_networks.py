@@ -53,7 +53,9 @@ def activation_derivative(name: str, pre: torch.Tensor, post: torch.Tensor) -> t
         return (pre > 0).to(pre.dtype)
     if name == "leaky_relu":
         slope = nn.LeakyReLU().negative_slope
-        return torch.where(pre > 0, 1.0, slope).to(pre.dtype)
+        # Built in pre's dtype: torch.where of two Python floats would round
+        # the slope to float32 even for float64 input.
+        return torch.ones_like(pre).masked_fill_(pre <= 0, slope)
     if name == "elu":
         return torch.where(pre > 0, torch.ones_like(pre), post + 1.0)
     if name == "gelu":
@@ -78,8 +80,9 @@ def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
 def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) -> nn.Linear:
     """A linear layer initialised from ``generator`` (global RNG untouched)."""
     # skip_init builds the layer without running reset_parameters, which
-    # would draw from torch's global generator.
-    layer = nn.utils.skip_init(nn.Linear, n_in, n_out, device=device)
+    # would draw from torch's global generator.  (An explicit device=None
+    # would leave the layer on the "meta" device, hence the default "cpu".)
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out, device=device or "cpu")
     with torch.no_grad():
         init_linear_(layer, generator)
     return layer
