@@ -5,11 +5,15 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 :class:`~sklearn.decomposition.PCA`.
 """
 
+from ._persistence import ModelFileError, load_model, save_model
 from ._undercomplete import UndercompleteAE
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ModelFileError",
     "UndercompleteAE",
     "__version__",
+    "load_model",
+    "save_model",
 ]

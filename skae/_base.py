@@ -588,16 +588,46 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             state["module_"] = module
             state["_optimizer"] = None
             state["_torch_rng_state"] = self._torch_rng.get_state()
+            state["_torch_rng_device"] = self._torch_rng.device.type
             state["_torch_rng"] = None
         return state
 
     def __setstate__(self, state):
         rng_state = state.pop("_torch_rng_state", None)
+        rng_device = state.pop("_torch_rng_device", "cuda")
         super().__setstate__(state)
         if rng_state is not None:
             device = self.device_ if torch.cuda.is_available() else torch.device("cpu")
             self.device_ = device
             self.module_ = self.module_.to(device)
             self._torch_rng = torch.Generator(device=device)
-            self._torch_rng.set_state(rng_state)
+            if rng_device == device.type:
+                self._torch_rng.set_state(rng_state)
+            else:
+                # CPU and CUDA generators keep states of different kinds: seed
+                # the new one from the saved state, still determined by it.
+                from ._persistence import seed_from_state
+
+                self._torch_rng.manual_seed(seed_from_state(rng_state))
             self._optimizer = self._make_optimizer(self.module_)
+
+    def save(self, path):
+        """Write the estimator to ``path`` in skae's safe format.
+
+        Shorthand for :func:`skae.save_model`; read the file back with
+        :func:`skae.load_model`.  Unlike pickle, loading the file cannot
+        execute code: it holds JSON and plain arrays only.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file (conventionally ``*.skae``).
+
+        Returns
+        -------
+        self : object
+        """
+        from ._persistence import save_model
+
+        save_model(self, path)
+        return self
