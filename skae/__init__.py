@@ -7,12 +7,14 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 
 from ._persistence import ModelFileError, load_model, save_model
 from ._undercomplete import UndercompleteAE
+from ._variational import VAE
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ModelFileError",
     "UndercompleteAE",
+    "VAE",
     "__version__",
     "load_model",
     "save_model",

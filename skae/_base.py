@@ -553,8 +553,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        factor = self.scale_**2 if self._rescales() else 1.0
-        return self._map_batches(X, lambda m, x: self._score_samples_internal(m, x) * factor, 0)
+        return self._map_batches(
+            X, lambda m, x: self._score_to_input_units(self._score_samples_internal(m, x)), 0
+        )
+
+    def _score_to_input_units(self, score: torch.Tensor) -> torch.Tensor:
+        """Convert :meth:`_score_samples_internal` from the scaled space to ``X``'s units.
+
+        The default score is minus a squared error, which scales by
+        ``scale_**2``; a variant whose score is a log-density (the VAE's ELBO)
+        shifts it by ``-n_features * log(scale_)`` instead.
+        """
+        return score * self.scale_**2 if self._rescales() else score
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: larger is better, so model selection

@@ -179,3 +179,73 @@ def build_mlp_autoencoder(
         (n_components, *hidden[::-1], n_features), activation, "identity", generator, device
     )
     return Autoencoder(encoder, decoder, output_activation)
+
+
+class GaussianEncoder(nn.Module):
+    r"""The VAE's encoder :math:`q(z \mid x) = N(\mu(x), \operatorname{diag}\sigma^2(x))`.
+
+    An MLP trunk ``d -> h_1 .. h_L`` (every layer activated) followed by two
+    linear heads for :math:`\mu` and :math:`\log\sigma^2` (Kingma & Welling
+    2014, appendix C.2).  With no hidden layers the heads read ``x`` directly.
+    ``forward`` returns :math:`\mu`, the deterministic code.
+
+    Parameters
+    ----------
+    n_features, hidden_layer_sizes, n_components : int, tuple of int, int
+        Input width, trunk widths and latent dimension ``k``.
+    activation : str
+        Activation of the trunk's layers.
+    generator : torch.Generator
+        Source of the initial weights.
+    """
+
+    def __init__(
+        self, n_features, hidden_layer_sizes, n_components, activation, generator, device=None
+    ):
+        super().__init__()
+        hidden = tuple(int(h) for h in hidden_layer_sizes)
+        if hidden:
+            self.trunk = MLP((n_features, *hidden), activation, activation, generator, device)
+        else:
+            self.trunk = None
+        width = hidden[-1] if hidden else n_features
+        self.mu = make_linear(width, n_components, generator, device)
+        self.log_var = make_linear(width, n_components, generator, device)
+
+    def _features(self, x: torch.Tensor):
+        if self.trunk is None:
+            return x, []
+        return self.trunk.forward_trace(x)
+
+    def distribution(self, x: torch.Tensor):
+        """``(mu, log_var)`` of :math:`q(z \\mid x)`, each ``(n, k)``."""
+        h, _ = self._features(x)
+        return self.mu(h), self.log_var(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self._features(x)
+        return self.mu(h)
+
+    def forward_trace(self, x: torch.Tensor):
+        """``mu`` and the trunk's ``(pre, post)`` per layer, then ``(mu, mu)``."""
+        h, trace = self._features(x)
+        mu = self.mu(h)
+        return mu, [*trace, (mu, mu)]
+
+
+def build_gaussian_autoencoder(
+    n_features,
+    hidden_layer_sizes,
+    n_components,
+    activation,
+    output_activation,
+    generator,
+    device=None,
+) -> Autoencoder:
+    """The VAE's network: :class:`GaussianEncoder` and the mirrored MLP decoder."""
+    hidden = tuple(hidden_layer_sizes)
+    encoder = GaussianEncoder(n_features, hidden, n_components, activation, generator, device)
+    decoder = MLP(
+        (n_components, *hidden[::-1], n_features), activation, "identity", generator, device
+    )
+    return Autoencoder(encoder, decoder, output_activation)
