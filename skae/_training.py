@@ -61,7 +61,10 @@ def _progress_bar(config: LoopConfig):
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
-    return tqdm(total=config.max_iter, desc=config.description, unit="epoch", leave=False)
+    # The finished bar of a fit stays on screen (its last loss and validation
+    # score); the one-epoch bars of partial_fit are cleared.
+    leave = config.max_iter > 1
+    return tqdm(total=config.max_iter, desc=config.description, unit="epoch", leave=leave)
 
 
 def run_epochs(
@@ -176,5 +179,6 @@ def _report(bar, history: History, config: LoopConfig) -> None:
     if bar is not None:
         bar.set_postfix(message, refresh=False)
         bar.update(1)
-    elif config.verbose >= 2:
-        logger.info("epoch %d: %s", len(history.loss), message)
+    if config.verbose >= 2:
+        # Also a record per epoch, for logs of jobs that run without a terminal.
+        logger.info("%s epoch %d: %s", config.description, len(history.loss), message)
