@@ -1,0 +1,460 @@
+"""Training and inference speed of skae against its peers, in one run.
+
+Same data (Fashion-MNIST's 60,000 training images, or random data of that
+shape when the dataset is not installed), same network (784-256-32-256-784
+MLP, ReLU, linear code), same batch size (256), optimizer (Adam, lr 1e-3) and
+number of epochs for:
+
+(a) skae ``UndercompleteAE.fit``;
+(b) the equivalent hand-written PyTorch loop;
+(c) skorch's ``NeuralNetRegressor`` with the same module (``pip install -e ".[bench]"``).
+
+It also reports the GEMM peak it measures itself (a large float32 matmul) and
+the share of it each trainer achieves, the cost of each skae variant's
+penalty against ``UndercompleteAE``, skae's VAE against a hand-written
+pytorch/examples-style VAE (time and ELBO), ``transform`` throughput against
+PCA's, the peak memory of transforming 1,000,000 rows (in a subprocess), and
+the wall time of ``GridSearchCV(n_jobs=2)`` against ``n_jobs=1``.
+
+Usage::
+
+    python benchmarks/speed.py                 # everything, ~10 minutes on 2 cores
+    python benchmarks/speed.py --only train    # one section
+    python benchmarks/speed.py --epochs 5 --out benchmarks/results/speed.md
+
+Timings on a busy machine are meaningless: run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import skae
+
+warnings.filterwarnings("ignore", category=UserWarning)
+warnings.filterwarnings("ignore", module="sklearn")
+
+HIDDEN, CODE, BATCH, LR = 256, 32, 256, 1e-3
+SECTIONS = ("train", "variants", "vae", "transform", "memory", "gridsearch")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------- data
+
+
+def load_data(n_rows: int) -> tuple[np.ndarray, str]:
+    """Fashion-MNIST training images in [0, 1], or random data of that shape."""
+    try:
+        from skae.datasets import load_fashion_mnist
+
+        X = load_fashion_mnist(subset="train", return_X_y=True)[0]
+        name = "Fashion-MNIST train"
+    except (ImportError, OSError, TypeError) as exc:  # dataset or loader missing
+        log(f"Fashion-MNIST unavailable ({exc}); using uniform random data")
+        X = np.random.default_rng(0).uniform(size=(60_000, 784)).astype(np.float32)
+        name = "uniform random"
+    X = np.ascontiguousarray(X[:n_rows], dtype=np.float32)
+    return X, f"{name}, {X.shape[0]} x {X.shape[1]}"
+
+
+# ----------------------------------------------------------------- FLOPs
+
+
+def gemm_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """float32 GEMM throughput of this machine with torch's thread settings."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(2):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def training_gflop_per_epoch(n_rows: int, n_features: int) -> float:
+    """GEMM FLOPs of one epoch of the MLP autoencoder.
+
+    Forward: 2·(d·h + h·k) per layer pair, encoder and decoder; backward twice
+    that (weight and input gradients) except the input gradient of the first
+    layer, which nobody needs.
+    """
+    layers = [(n_features, HIDDEN), (HIDDEN, CODE), (CODE, HIDDEN), (HIDDEN, n_features)]
+    macs = sum(a * b for a, b in layers)
+    forward = 2 * macs
+    backward = 2 * (2 * macs - n_features * HIDDEN)
+    return n_rows * (forward + backward) / 1e9
+
+
+# ----------------------------------------------------------------- trainers
+
+
+def hand_written_module(n_features: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(n_features, HIDDEN),
+        nn.ReLU(),
+        nn.Linear(HIDDEN, CODE),
+        nn.Linear(CODE, HIDDEN),
+        nn.ReLU(),
+        nn.Linear(HIDDEN, n_features),
+    )
+
+
+def time_hand_written(X: np.ndarray, epochs: int) -> float:
+    """The loop a PyTorch user writes: randperm, slice, MSE, Adam."""
+    torch.manual_seed(0)
+    model = hand_written_module(X.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    data = torch.from_numpy(X)
+    generator = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(data), generator=generator)
+        for begin in range(0, len(data), BATCH):
+            batch = data[order[begin : begin + BATCH]]
+            loss = F.mse_loss(model(batch), batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return (time.perf_counter() - start) / epochs
+
+
+def time_skorch(X: np.ndarray, epochs: int) -> float | None:
+    try:
+        from skorch import NeuralNetRegressor
+    except ImportError:
+        log("skorch is not installed (pip install -e '.[bench]'); skipping it")
+        return None
+    torch.manual_seed(0)
+    net = NeuralNetRegressor(
+        hand_written_module,
+        module__n_features=X.shape[1],
+        criterion=nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        lr=LR,
+        batch_size=BATCH,
+        max_epochs=epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
+    start = time.perf_counter()
+    net.fit(X, X)
+    return (time.perf_counter() - start) / epochs
+
+
+def skae_estimator(cls, epochs: int, **params):
+    """A skae estimator with the benchmark's network and no early stop."""
+    return cls(
+        n_components=CODE,
+        hidden_layer_sizes=(HIDDEN,),
+        batch_size=BATCH,
+        learning_rate_init=LR,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=0,
+        **params,
+    )
+
+
+def time_skae(cls, X: np.ndarray, epochs: int, **params) -> float:
+    est = skae_estimator(cls, epochs, **params)
+    start = time.perf_counter()
+    est.fit(X)
+    return (time.perf_counter() - start) / epochs
+
+
+# ----------------------------------------------------------------- sections
+
+
+def section_train(X, epochs, report):
+    gflop = training_gflop_per_epoch(*X.shape)
+    peak = gemm_peak_gflops()
+    log(f"GEMM peak: {peak:.0f} GFLOP/s; one epoch is {gflop:.1f} GFLOP")
+    # Warm up allocators and kernels once for each trainer.
+    small = X[:2048]
+    time_hand_written(small, 1)
+    time_skae(skae.UndercompleteAE, small, 1)
+    rows = {}
+    rows["skae UndercompleteAE"] = time_skae(skae.UndercompleteAE, X, epochs)
+    log(f"  skae: {rows['skae UndercompleteAE']:.2f} s/epoch")
+    rows["hand-written torch loop"] = time_hand_written(X, epochs)
+    log(f"  hand-written: {rows['hand-written torch loop']:.2f} s/epoch")
+    skorch_time = time_skorch(X, epochs)
+    if skorch_time is not None:
+        rows["skorch NeuralNetRegressor"] = skorch_time
+        log(f"  skorch: {skorch_time:.2f} s/epoch")
+    skae_time = rows["skae UndercompleteAE"]
+    lines = [
+        f"GEMM peak measured: **{peak:.0f} GFLOP/s** (2048² float32 matmul, "
+        f"{torch.get_num_threads()} threads). One epoch = {gflop:.1f} GFLOP of GEMMs.",
+        "",
+        "| trainer | s / epoch | samples / s | GFLOP/s | % of GEMM peak | skae speed-up |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, seconds in rows.items():
+        achieved = gflop / seconds
+        lines.append(
+            f"| {name} | {seconds:.3f} | {X.shape[0] / seconds:,.0f} | {achieved:.0f} | "
+            f"{100 * achieved / peak:.0f}% | {seconds / skae_time:.2f}x |"
+        )
+    report["train"] = "\n".join(lines)
+    report["_train_numbers"] = {"peak": peak, **rows}
+
+
+def section_variants(X, epochs, report):
+    variants = [("UndercompleteAE", {})]
+    for name, params in [
+        ("SparseAE", {}),
+        ("DenoisingAE", {}),
+        ("ContractiveAE", {}),
+        ("VAE", {}),
+    ]:
+        if hasattr(skae, name):
+            variants.append((name, params))
+    times = {}
+    for name, params in variants:
+        times[name] = time_skae(getattr(skae, name), X, epochs, **params)
+        log(f"  {name}: {times[name]:.2f} s/epoch")
+    base = times["UndercompleteAE"]
+    lines = ["| estimator | s / epoch | × UndercompleteAE |", "|---|---:|---:|"]
+    lines += [f"| {name} | {t:.3f} | {t / base:.2f} |" for name, t in times.items()]
+    report["variants"] = "\n".join(lines)
+
+
+class ExamplesVAE(nn.Module):
+    """pytorch/examples' MNIST VAE (784-400-20), sized by the arguments."""
+
+    def __init__(self, n_features, hidden, latent):
+        super().__init__()
+        self.fc1 = nn.Linear(n_features, hidden)
+        self.fc21 = nn.Linear(hidden, latent)
+        self.fc22 = nn.Linear(hidden, latent)
+        self.fc3 = nn.Linear(latent, hidden)
+        self.fc4 = nn.Linear(hidden, n_features)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.fc4(F.relu(self.fc3(z))), mu, logvar
+
+
+def examples_elbo_loss(logits, x, mu, logvar):
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld
+
+
+def section_vae(X, epochs, report):
+    if not hasattr(skae, "VAE"):
+        report["vae"] = "skae.VAE is not available in this checkout."
+        return
+    X_train, X_test = X[:50_000], X[50_000:]
+    torch.manual_seed(0)
+    model = ExamplesVAE(X.shape[1], HIDDEN, CODE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    data = torch.from_numpy(X_train)
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        order = torch.randperm(len(data), generator=generator)
+        for begin in range(0, len(data), BATCH):
+            batch = data[order[begin : begin + BATCH]]
+            logits, mu, logvar = model(batch)
+            loss = examples_elbo_loss(logits, batch, mu, logvar)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    hand_time = (time.perf_counter() - start) / epochs
+    with torch.no_grad():
+        test = torch.from_numpy(X_test)
+        logits, mu, logvar = model(test)
+        hand_elbo = -float(examples_elbo_loss(logits, test, mu, logvar)) / len(test)
+
+    vae = skae_estimator(skae.VAE, epochs, loss="bce")
+    start = time.perf_counter()
+    vae.fit(X_train)
+    skae_time = (time.perf_counter() - start) / epochs
+    skae_elbo = float(vae.score(X_test))
+    report["vae"] = "\n".join(
+        [
+            "| VAE (784-256-32, BCE, Adam, batch 256) | s / epoch | test ELBO per image (nats) |",
+            "|---|---:|---:|",
+            f"| skae VAE | {skae_time:.3f} | {skae_elbo:.1f} |",
+            f"| pytorch/examples-style loop | {hand_time:.3f} | {hand_elbo:.1f} |",
+            "",
+            f"ELBO difference: {100 * abs(skae_elbo - hand_elbo) / abs(hand_elbo):.2f}%; "
+            f"skae speed-up {hand_time / skae_time:.2f}x.",
+        ]
+    )
+
+
+def section_transform(X, report):
+    from sklearn.decomposition import PCA
+
+    ae = skae_estimator(skae.UndercompleteAE, 1).fit(X[:5000])
+    pca = PCA(CODE, random_state=0).fit(X[:5000])
+    rows = []
+    for name, fn in [
+        ("skae transform", ae.transform),
+        ("PCA transform", pca.transform),
+        ("skae inverse_transform", lambda A: ae.inverse_transform(ae.transform(A))),
+        ("PCA inverse_transform", lambda A: pca.inverse_transform(pca.transform(A))),
+    ]:
+        fn(X[:1000])
+        start = time.perf_counter()
+        fn(X)
+        seconds = time.perf_counter() - start
+        rows.append(f"| {name} | {X.shape[0] / seconds:,.0f} |")
+    report["transform"] = "\n".join(["| method | rows / s |", "|---|---:|", *rows])
+
+
+MEMORY_CHILD = r"""
+import json, resource, sys
+import numpy as np
+import skae
+n, d = int(sys.argv[1]), 784
+ae = skae.UndercompleteAE(32, hidden_layer_sizes=(256,), max_iter=1, random_state=0)
+ae.fit(np.random.default_rng(0).uniform(size=(2000, d)).astype(np.float32))
+X = np.empty((n, d), dtype=np.float32)
+rng = np.random.default_rng(0)
+for start in range(0, n, 100_000):
+    X[start:start + 100_000] = rng.uniform(size=(min(100_000, n - start), d))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = {}
+for method in ("transform", "score_samples", "inverse_transform"):
+    arg = ae.transform(X[:n]) if method == "inverse_transform" else X
+    getattr(ae, method)(arg)
+    out[method] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"before_kb": before, "input_kb": X.nbytes // 1024, "after_kb": out}))
+"""
+
+
+def section_memory(report, n_rows=1_000_000):
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(n_rows)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    input_gb = data["input_kb"] / 2**20
+    lines = [
+        f"Input: {n_rows:,} × 784 float32 = {input_gb:.2f} GiB. Peak RSS of the process "
+        f"after building the input: {data['before_kb'] / 2**20:.2f} GiB.",
+        "",
+        "| method | peak RSS after it (GiB) | growth over input (% of input) |",
+        "|---|---:|---:|",
+    ]
+    for method, peak in data["after_kb"].items():
+        growth = peak - data["before_kb"]
+        lines.append(f"| {method} | {peak / 2**20:.2f} | {100 * growth / data['input_kb']:.1f}% |")
+    report["memory"] = "\n".join(lines)
+
+
+def section_gridsearch(X, report):
+    from sklearn.model_selection import GridSearchCV
+
+    cls = getattr(skae, "SparseAE", skae.UndercompleteAE)
+    grid = (
+        {"lam": [1e-4, 1e-3, 1e-2], "rho": [0.02, 0.05, 0.1]}
+        if cls.__name__ == "SparseAE"
+        else {"n_components": [8, 16, 32], "learning_rate_init": [1e-3, 2e-3, 5e-3]}
+    )
+    data = X[:6000]
+    times = {}
+    for n_jobs in (1, 2):
+        est = cls(hidden_layer_sizes=(128,), max_iter=3, random_state=0)
+        start = time.perf_counter()
+        GridSearchCV(est, grid, cv=3, n_jobs=n_jobs).fit(data)
+        times[n_jobs] = time.perf_counter() - start
+        log(f"  GridSearchCV n_jobs={n_jobs}: {times[n_jobs]:.1f} s")
+    report["gridsearch"] = "\n".join(
+        [
+            f"`GridSearchCV({cls.__name__}(hidden_layer_sizes=(128,), max_iter=3), 3×3 grid, "
+            f"cv=3)` on {len(data):,} rows:",
+            "",
+            "| n_jobs | wall time (s) |",
+            "|---:|---:|",
+            f"| 1 | {times[1]:.1f} |",
+            f"| 2 | {times[2]:.1f} |",
+            "",
+            f"Ratio n_jobs=2 / n_jobs=1: **{times[2] / times[1]:.2f}**.",
+        ]
+    )
+
+
+# ----------------------------------------------------------------- main
+
+TITLES = {
+    "train": "Training: skae vs a hand-written loop vs skorch",
+    "variants": "Cost of each variant's objective",
+    "vae": "VAE: skae vs a pytorch/examples-style loop",
+    "transform": "Inference throughput",
+    "memory": "Bounded memory: 1,000,000 rows",
+    "gridsearch": "Parallel model selection",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=60_000)
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--out", default=None, help="write the markdown report here")
+    args = parser.parse_args(argv)
+
+    X, description = load_data(args.rows)
+    log(f"data: {description}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    report = {}
+    for section in args.only:
+        log(f"[{section}]")
+        if section == "train":
+            section_train(X, args.epochs, report)
+        elif section == "variants":
+            section_variants(X, args.epochs, report)
+        elif section == "vae":
+            section_vae(X, args.epochs, report)
+        elif section == "transform":
+            section_transform(X, report)
+        elif section == "memory":
+            section_memory(report)
+        elif section == "gridsearch":
+            section_gridsearch(X, report)
+
+    header = [
+        "# skae speed benchmark",
+        "",
+        f"Made by `python benchmarks/speed.py --epochs {args.epochs}` on a"
+        f" {os.cpu_count()}-core {platform.machine()} machine, torch {torch.__version__}, "
+        f"skae {skae.__version__}. Data: {description}. Network 784-{HIDDEN}-{CODE}-{HIDDEN}-784, "
+        f"batch {BATCH}, Adam lr {LR}, {args.epochs} epochs.",
+    ]
+    body = [f"## {TITLES[s]}\n\n{report[s]}" for s in args.only if s in report]
+    text = "\n\n".join(["\n".join(header), *body]) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text)
+
+
+if __name__ == "__main__":
+    main()
