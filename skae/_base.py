@@ -244,7 +244,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return torch.device(self.device)
 
     def _check_X(self, X, *, reset: bool):
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False)
+        # C order: rows are contiguous for the batches, and the result does not
+        # depend on the layout (a DataFrame arrives column-major).
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False, order="C"
+        )
         if self.loss == "bce":
             lo, hi = float(X.min()), float(X.max())
             if lo < 0.0 or hi > 1.0:
@@ -315,14 +319,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _reference_loss(self, X_t: torch.Tensor) -> float:
         """Per-row loss of reconstructing every row by the mean row."""
         mean = X_t.mean(dim=0, keepdim=True).expand_as(X_t)
+        origin = 0.0
         if self.loss == "bce":
             logits = torch.logit(mean.clamp(1e-4, 1 - 1e-4))
             per_row = reconstruction_per_row(logits, X_t, "bce", torch.sigmoid)
         else:
             per_row = (X_t - mean).square().sum(dim=1)
+            # ... or by the origin of the internal space (the training mean when
+            # rescaling): a partial_fit chunk or a warm-start refit need not be
+            # centred where the first data was, and is not "diverged" for that.
+            origin = float(X_t.square().sum(dim=1).mean())
         # Floor at n_features, the constant model's loss on unit-scale data,
         # so that constant data (one sample) does not make any loss "diverged".
-        return max(float(per_row.mean()), float(X_t.shape[1]))
+        return max(float(per_row.mean()), origin, float(X_t.shape[1]))
 
     def _split_validation(self, X_t: torch.Tensor):
         n = X_t.shape[0]
@@ -417,9 +426,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
         """
         first = not self._is_initialised()
-        if first:
-            self._validate_params()
-            self._validate_hyperparameters()
+        # Validated on every call, as MLPRegressor.partial_fit does: a
+        # set_params between chunks must not slip an invalid value through.
+        self._validate_params()
+        self._validate_hyperparameters()
         X = self._check_X(X, reset=first)
         if first:
             self._init_state(X)
@@ -515,7 +525,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._map_batches(Z, decode, self.n_features_in_, internal_input=False)
 
     def _check_codes(self, Z):
-        Z = check_array(Z, dtype=[np.float64, np.float32], accept_sparse=False)
+        Z = check_array(
+            Z,
+            dtype=[np.float64, np.float32],
+            accept_sparse=False,
+            order="C",
+            estimator=self,
+            input_name="X",
+        )
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "

@@ -46,6 +46,10 @@ class LoopConfig:
     description: str = "fit"
 
 
+#: Weights beyond this magnitude (on data of unit scale) mean the fit blew up.
+MAX_ABS_WEIGHT = 1e3
+
+
 class TrainingDiverged(FloatingPointError):
     """Raised when the training objective stops being finite."""
 
@@ -151,6 +155,7 @@ def run_epochs(
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
+    _check_final(module, X, batch_loss, generator, config, len(history.loss), status)
     return status
 
 
@@ -170,6 +175,45 @@ def _check_finite(epoch_loss, terms, config: LoopConfig, epoch: int) -> None:
         f"learning_rate_init={config.learning_rate:g} is probably too large; "
         "try a value 10 times smaller."
     )
+
+
+def _check_final(module, X, batch_loss, generator, config: LoopConfig, epoch, status) -> None:
+    """Check the weights a fit returns, i.e. after its last update.
+
+    An epoch's loss averages the batches *before* each update, so the last
+    update of a fit (the only one with ``max_iter=1`` or a one-batch
+    ``partial_fit``) is seen by no epoch loss.  This evaluates the objective
+    once more on one batch, with the generator's state restored afterwards
+    so that the random stream of the fit is unchanged, and warns when the
+    weights have grown so large (``|w| > MAX_ABS_WEIGHT``) that every unit
+    saturates: the loss of a bounded output cannot explode, but such a model
+    is garbage all the same.
+    """
+    for param in module.parameters():
+        if not bool(torch.isfinite(param).all()):
+            raise TrainingDiverged(
+                f"Training diverged at epoch {epoch}: the weights are no longer finite. "
+                f"learning_rate_init={config.learning_rate:g} is probably too large; "
+                "try a value 10 times smaller."
+            )
+    if status == "interrupted":
+        return
+    state = generator.get_state()
+    try:
+        loss, terms = batch_loss(X[: config.batch_size])
+    finally:
+        generator.set_state(state)
+    terms = {k: float(v.detach()) for k, v in terms.items()}
+    _check_finite(float(loss.detach()), terms, config, max(epoch, 1))
+    largest = max((float(p.detach().abs().max()) for p in module.parameters()), default=0.0)
+    if largest > MAX_ABS_WEIGHT:
+        warnings.warn(
+            f"Training is unstable: a weight reached |w| = {largest:.3g}, so the network's "
+            f"units saturate. learning_rate_init={config.learning_rate:g} is probably too "
+            "large; try a value 10 times smaller.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _report(bar, history: History, config: LoopConfig) -> None:
