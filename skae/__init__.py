@@ -6,6 +6,7 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 """
 
 from ._persistence import ModelFileError, load_model, save_model
+from ._stacked import StackedAE
 from ._undercomplete import UndercompleteAE
 from ._variational import VAE
 
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ModelFileError",
+    "StackedAE",
     "UndercompleteAE",
     "VAE",
     "__version__",

@@ -1,0 +1,382 @@
+"""StackedAE: greedy layer-wise pretraining, then end-to-end fine-tuning."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.neural_network import BernoulliRBM
+from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError
+
+from ._base import BaseAutoencoder
+from ._networks import UNIT_INTERVAL_ACTIVATIONS
+from ._undercomplete import UndercompleteAE
+
+
+class StackedAE(BaseAutoencoder):
+    r"""Stacked autoencoder: greedy layer-wise pretraining, then fine-tuning.
+
+    The deep autoencoder ``d -> h_1 -> ... -> h_L -> k -> h_L -> ... -> d`` is
+    built one layer at a time (Bengio et al., 2007).  With widths
+    :math:`(m_1, \dots, m_{L+1})` = ``hidden_layer_sizes + (n_components,)``
+    and :math:`a_0` the (centred and scaled) data, layer :math:`i` is a
+    *shallow* autoencoder :math:`(f_i, g_i)` trained on the previous code,
+
+    .. math::
+
+        (f_i, g_i) = \arg\min \frac1n \sum_r L\big(a_{i-1,r},\,
+                     g_i(f_i(a_{i-1,r}))\big), \qquad a_i = f_i(a_{i-1}),
+
+    with :math:`f_i(a) = \sigma(W_i a + b_i)` (``activation`` for the hidden
+    layers, ``code_activation`` for the last).  The pretrained stack is the
+    composition :math:`f = f_{L+1} \circ \dots \circ f_1`,
+    :math:`g = g_1 \circ \dots \circ g_{L+1}`, and with ``fine_tune=True``
+    all its weights are then trained together on the stack's own ``loss``,
+    exactly as :class:`UndercompleteAE` trains its network.
+
+    Each layer is a clone of ``layer_estimator`` with ``n_components`` set to
+    its width, ``hidden_layer_sizes=()`` and ``code_activation`` set as
+    above:
+
+    - ``None`` (default): a plain shallow autoencoder sharing the stack's
+      settings (:class:`UndercompleteAE` where the layer narrows, a one-layer
+      ``StackedAE`` where it widens, since a plain overcomplete layer is
+      regularised only by its early stopping and weight decay).  The first
+      layer uses the stack's ``loss``; deeper layers reconstruct the previous
+      code through ``activation`` (cross-entropy for a logistic
+      ``activation``, squared error otherwise), which is what the assembled
+      decoder computes.
+    - ``DenoisingAE(...)``: the stacked denoising autoencoder of Vincent et
+      al. (2010); ``SparseAE(...)`` or ``ContractiveAE(...)`` likewise.  The
+      template's other settings (noise, penalty, loss, ``max_iter``...) apply
+      to every layer.
+    - :class:`~sklearn.neural_network.BernoulliRBM`: the deep belief network
+      pretraining of Hinton & Salakhutdinov (2006).  The RBM's
+      ``components_`` and ``intercept_hidden_`` initialise the encoder layer
+      (sigmoid units, so ``activation`` and ``code_activation`` must be
+      ``"logistic"``), ``components_.T`` and ``intercept_visible_`` the
+      mirrored decoder layer.  RBMs need inputs in [0, 1]: use ``loss="bce"``
+      on data in [0, 1].
+
+    Every skae layer centres and scales its own input; that affine map is
+    folded exactly into the assembled weights (:math:`W' = W/s`,
+    :math:`b' = b - W m / s` for the encoder, :math:`W' = s W`,
+    :math:`b' = s b + m` for the decoder), so that before fine-tuning
+    ``transform`` is exactly the chain of the layers' ``transform``.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Width of the code (the last layer).  ``None`` uses
+        ``min(32, max(1, n_features // 2))``.
+    layer_estimator : estimator or None, default=None
+        Template for each layer: ``None``, any skae autoencoder with the MLP
+        network (not :class:`VAE`), or a
+        :class:`~sklearn.neural_network.BernoulliRBM`.
+    fine_tune : bool, default=True
+        Train the assembled network end to end after pretraining.
+        ``False`` keeps the pretrained weights.
+    pretrain_max_iter : int, default=None
+        Epochs of each default layer; ``None`` uses ``max_iter``.  A template
+        ``layer_estimator`` keeps its own ``max_iter``.
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Widths of the hidden layers, input side first; each is one
+        pretrained layer, and so is the code.
+    activation : str, default="relu"
+        Activation of the hidden layers: "relu", "logistic" (or "sigmoid"),
+        "tanh", "identity", "leaky_relu", "elu" or "gelu".
+    code_activation : str, default="identity"
+        Activation of the code layer (same choices).
+    output_activation : str, default="auto"
+        Activation of the reconstruction: ``"logistic"`` for ``loss="bce"``,
+        else ``"identity"``.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss of fine-tuning (and of the first default layer).
+    weight_decay : float, default=0.0
+        :math:`\lambda` of the L2 penalty :math:`\lambda \sum w^2` on the weights.
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of fine-tuning epochs.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their
+        score stops improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        Share of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without a relative improvement of ``tol`` before stopping.
+    tol : float, default=1e-4
+        Relative improvement of the loss (or validation score) that counts.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batch order and every layer (a template whose
+        own ``random_state`` is ``None`` gets a seed drawn from it).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train; ``"auto"`` uses a GPU when one is available.
+    verbose : int, default=0
+        ``1`` shows a progress bar over epochs.
+    warm_start : bool, default=False
+        Continue fine-tuning the previous fit instead of starting anew (no
+        new pretraining).  ``partial_fit`` likewise trains end to end only.
+
+    Attributes
+    ----------
+    layer_estimators_ : list of estimators
+        The fitted layers, input side first.
+    pretraining_loss_curves_ : list of (list of float or None)
+        Each layer's ``loss_curve_`` (``None`` for an RBM, which records none).
+    n_components_ : int
+        Width of the code.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has string column names.
+    module_ : torch.nn.Module
+        The assembled network (``module_.encoder``, ``module_.decoder``).
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature mean removed before encoding (zeros when not rescaling).
+    scale_ : float
+        Global scale the centred data is divided by (1.0 when not rescaling).
+    loss_curve_ : list of float
+        Fine-tuning objective per epoch (empty with ``fine_tune=False``).
+    history_ : dict of list
+        ``loss_curve_`` and each term of the objective per epoch.
+    validation_scores_ : list of float or None
+        Score on the held-out rows per fine-tuning epoch, with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    best_loss_ : float
+        Lowest fine-tuning loss.
+    n_iter_ : int
+        Number of fine-tuning epochs run.
+    device_ : torch.device
+        Device the model was trained on.
+
+    See Also
+    --------
+    UndercompleteAE : The same deep network trained from a random start.
+    DenoisingAE : The layer of a stacked denoising autoencoder.
+
+    References
+    ----------
+    Y. Bengio, P. Lamblin, D. Popovici and H. Larochelle, "Greedy Layer-Wise
+    Training of Deep Networks", NIPS 2007.
+    G. E. Hinton and R. R. Salakhutdinov, "Reducing the Dimensionality of Data
+    with Neural Networks", Science 313, 2006.
+    P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol,
+    "Stacked Denoising Autoencoders", JMLR 11, 2010.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import StackedAE
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = StackedAE(8, hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X)
+    >>> [layer.n_components for layer in ae.layer_estimators_]
+    [32, 8]
+    >>> ae.transform(X).shape
+    (1797, 8)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "layer_estimator": [HasMethods(["fit", "transform"]), None],
+        "fine_tune": ["boolean"],
+        "pretrain_max_iter": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        layer_estimator=None,
+        fine_tune=True,
+        pretrain_max_iter=None,
+        hidden_layer_sizes=(256,),
+        activation="relu",
+        code_activation="identity",
+        output_activation="auto",
+        loss="mse",
+        weight_decay=0.0,
+        batch_size="auto",
+        max_iter=200,
+        learning_rate_init=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
+            loss=loss,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            learning_rate_init=learning_rate_init,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.layer_estimator = layer_estimator
+        self.fine_tune = fine_tune
+        self.pretrain_max_iter = pretrain_max_iter
+
+    # ------------------------------------------------------------ hooks
+
+    def _validate_hyperparameters(self):
+        super()._validate_hyperparameters()
+        template = self.layer_estimator
+        if template is None:
+            return
+        if isinstance(template, BernoulliRBM):
+            sigmoid = UNIT_INTERVAL_ACTIVATIONS
+            if self.activation not in sigmoid or self.code_activation not in sigmoid:
+                raise InvalidParameterError(
+                    "BernoulliRBM layers have sigmoid units: StackedAE needs "
+                    "activation='logistic' and code_activation='logistic' with them; got "
+                    f"{self.activation!r} and {self.code_activation!r}."
+                )
+            return
+        if not (
+            isinstance(template, BaseAutoencoder)
+            and type(template)._build_module is BaseAutoencoder._build_module
+        ):
+            raise InvalidParameterError(
+                "The 'layer_estimator' parameter must be None, a skae autoencoder with "
+                "the MLP network (UndercompleteAE, SparseAE, DenoisingAE, ContractiveAE) "
+                f"or sklearn's BernoulliRBM; got {template!r}."
+            )
+
+    def _init_state(self, X):
+        super()._init_state(X)
+        self.layer_estimators_ = []
+        self.pretraining_loss_curves_ = []
+        self._pretrained = False
+
+    def _fit_module(self, X, config, X_val=None):
+        # Pretrain a fresh network only: warm_start and partial_fit continue
+        # the end-to-end training of the one they have.
+        if not self._pretrained and not self._history.loss:
+            self._pretrain(X)
+        self._pretrained = True
+        if not self.fine_tune:
+            return "pretrained"
+        return super()._fit_module(X, config, X_val)
+
+    # ------------------------------------------------------------ pretraining
+
+    def _widths(self) -> tuple:
+        return (*self._hidden_sizes(), self.n_components_)
+
+    def _pretrain(self, X: torch.Tensor) -> None:
+        """Fit the layers one by one and copy their weights into ``module_``."""
+        widths = self._widths()
+        if self.layer_estimator is None and len(widths) == 1:
+            # One default layer is the whole network: nothing to stack, and
+            # fine-tuning trains exactly that layer.
+            return
+        seeds = torch.randint(
+            np.iinfo(np.int32).max, (len(widths),), generator=self._torch_rng, device=self.device_
+        ).tolist()
+        codes = X.detach().cpu().numpy()
+        for i, (width, seed) in enumerate(zip(widths, seeds)):
+            layer = self._make_layer(i, codes.shape[1], width, int(seed))
+            if isinstance(layer, BernoulliRBM) and (codes.min() < 0 or codes.max() > 1):
+                raise ValueError(
+                    "BernoulliRBM layers need inputs in [0, 1]; fit the StackedAE with "
+                    "loss='bce' on data scaled to [0, 1] (e.g. MinMaxScaler)."
+                )
+            layer.fit(codes)
+            self._load_layer(i, layer)
+            curve = getattr(layer, "loss_curve_", None)
+            self.pretraining_loss_curves_.append(None if curve is None else list(curve))
+            self.layer_estimators_.append(layer)
+            if i + 1 < len(widths):
+                codes = layer.transform(codes)
+
+    def _make_layer(self, i: int, n_in: int, width: int, seed: int):
+        """The unfitted estimator of layer ``i`` (``n_in -> width``)."""
+        last = i == len(self._widths()) - 1
+        code_activation = self.code_activation if last else self.activation
+        if self.layer_estimator is None:
+            if i == 0:
+                loss, output_activation = self.loss, self.output_activation
+            else:
+                output_activation = self.activation
+                loss = "bce" if output_activation in UNIT_INTERVAL_ACTIVATIONS else "mse"
+            # A plain layer needs a bottleneck; a widening one is a one-layer stack.
+            cls = UndercompleteAE if width < n_in else StackedAE
+            return cls(
+                width,
+                hidden_layer_sizes=(),
+                activation=self.activation,
+                code_activation=code_activation,
+                output_activation=output_activation,
+                loss=loss,
+                weight_decay=self.weight_decay,
+                batch_size=self.batch_size,
+                max_iter=self.pretrain_max_iter or self.max_iter,
+                learning_rate_init=self.learning_rate_init,
+                early_stopping=self.early_stopping,
+                validation_fraction=self.validation_fraction,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+                random_state=seed,
+                device=self.device,
+                verbose=self.verbose,
+            )
+        layer = clone(self.layer_estimator)
+        params = {"n_components": width}
+        if not isinstance(layer, BernoulliRBM):
+            params.update(hidden_layer_sizes=(), code_activation=code_activation)
+        if layer.get_params()["random_state"] is None:
+            params["random_state"] = seed
+        return layer.set_params(**params)
+
+    @torch.no_grad()
+    def _load_layer(self, i: int, layer) -> None:
+        r"""Copy layer ``i``'s weights into encoder layer ``i`` and decoder layer ``L - i``.
+
+        A skae layer sees :math:`(a - m)/s`; folding that map in gives the
+        encoder :math:`W/s,\ b - W m/s` and the decoder (which returns
+        :math:`s \hat a + m`) :math:`s W,\ s b + m`.
+        """
+        if isinstance(layer, BernoulliRBM):
+            w_enc, b_enc = layer.components_, layer.intercept_hidden_
+            w_dec, b_dec = layer.components_.T, layer.intercept_visible_
+        else:
+            encoder, decoder = layer.module_.encoder.linears, layer.module_.decoder.linears
+            if len(encoder) != 1 or len(decoder) != 1:
+                raise ValueError(f"layer {i} is not a shallow autoencoder: {layer!r}.")
+            w_enc, b_enc, w_dec, b_dec = (
+                p.detach().cpu().double().numpy()
+                for p in (encoder[0].weight, encoder[0].bias, decoder[0].weight, decoder[0].bias)
+            )
+            mean, scale = np.asarray(layer.mean_, dtype=np.float64), float(layer.scale_)
+            b_enc = b_enc - w_enc @ mean / scale
+            w_enc = w_enc / scale
+            w_dec, b_dec = w_dec * scale, b_dec * scale + mean
+        n_layers = len(self._widths())
+        targets = (
+            (self.module_.encoder.linears[i], w_enc, b_enc),
+            (self.module_.decoder.linears[n_layers - 1 - i], w_dec, b_dec),
+        )
+        for linear, weight, bias in targets:
+            linear.weight.copy_(torch.as_tensor(np.asarray(weight, dtype=np.float64)))
+            linear.bias.copy_(torch.as_tensor(np.asarray(bias, dtype=np.float64)))
