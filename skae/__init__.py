@@ -5,6 +5,7 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 :class:`~sklearn.decomposition.PCA`.
 """
 
+from ._convolutional import ConvolutionalAE
 from ._persistence import ModelFileError, load_model, save_model
 from ._stacked import StackedAE
 from ._undercomplete import UndercompleteAE
@@ -13,6 +14,7 @@ from ._variational import VAE
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvolutionalAE",
     "ModelFileError",
     "StackedAE",
     "UndercompleteAE",

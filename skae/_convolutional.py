@@ -1,0 +1,299 @@
+"""ConvolutionalAE: an autoencoder for images that still takes rows of pixels."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, InvalidParameterError
+
+from ._base import BaseAutoencoder
+from ._conv_networks import build_conv_autoencoder
+
+
+def _positive_ints(value, length=None) -> tuple | None:
+    """``value`` as a tuple of positive ints, or ``None`` if it is not one."""
+    items = np.atleast_1d(np.asarray(value, dtype=object))
+    if items.ndim != 1 or (length is not None and len(items) != length):
+        return None
+    if not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in items):
+        return None
+    return tuple(int(v) for v in items)
+
+
+def infer_image_shape(n_features: int) -> tuple:
+    """The ``(channels, height, width)`` that ``image_shape=None`` means.
+
+    - ``n_features = s²``: a square grayscale image ``(1, s, s)``;
+    - ``n_features = 3 s²`` with ``s >= 2`` (and not a square): ambiguous
+      (an RGB ``s x s`` image? a grayscale rectangle?), a ``ValueError``
+      asking for ``image_shape``;
+    - anything else: a one-dimensional signal ``(1, 1, n_features)``, the
+      convolutions then slide along the features.  This is how non-image
+      data (scikit-learn's estimator checks, a few tabular columns) is read.
+    """
+    side = math.isqrt(n_features)
+    if side * side == n_features:
+        return (1, side, side)
+    third, rest = divmod(n_features, 3)
+    rgb_side = math.isqrt(third)
+    if rest == 0 and rgb_side >= 2 and rgb_side * rgb_side == third:
+        raise ValueError(
+            f"Cannot infer the image shape of rows of {n_features} features: they "
+            f"could be {rgb_side}x{rgb_side} colour images (3, {rgb_side}, {rgb_side}) "
+            f"or grayscale images of another shape. Pass image_shape=(channels, "
+            f"height, width), e.g. image_shape=(3, {rgb_side}, {rgb_side}), or "
+            f"image_shape=(1, 1, {n_features}) for a one-dimensional signal."
+        )
+    return (1, 1, n_features)
+
+
+class ConvolutionalAE(BaseAutoencoder):
+    r"""Convolutional autoencoder: an image encoder behind the PCA interface.
+
+    Rows of ``X`` are flattened images (``n_features = C·H·W`` values in
+    C-order, as ``images.reshape(n, -1)`` gives them), so the estimator works
+    in a :class:`~sklearn.pipeline.Pipeline` and ``GridSearchCV`` like every
+    other transformer.  The encoder :math:`f` is a stack of convolutions
+    (one per entry of ``channels``; stride 2 halves each axis of at least 4
+    pixels, so ``28 x 28 -> 14 x 14 -> 7 x 7``), then dense layers
+    (``hidden_layer_sizes``) down to a dense code of ``n_components`` units;
+    the decoder :math:`g` mirrors it with transposed convolutions back to
+    exactly ``image_shape``.  Shared local filters exploit the structure of
+    images that a dense autoencoder has to learn pixel by pixel (Masci,
+    Meier, Cireşan & Schmidhuber, *Stacked convolutional auto-encoders for
+    hierarchical feature extraction*, ICANN 2011; Goodfellow, Bengio &
+    Courville, *Deep Learning*, §9 and §14).  Training minimises
+
+    .. math::
+
+        J(\theta) = \frac1n \sum_{i=1}^n L\big(x_i,\, g(f(x_i))\big)
+                    + \lambda \sum_l \lVert W_l \rVert_F^2,
+
+    with :math:`L` the squared error (``loss="mse"``) or the Bernoulli
+    cross-entropy (``loss="bce"``, pixels in [0, 1]).  As for every skae
+    estimator, with ``loss="mse"`` the rows are centred (the mean image is
+    removed) and divided by one global scale first.
+
+    Non-image data.  With ``image_shape=None`` a row of ``s²`` features is a
+    square grayscale image; a row of ``3·s²`` features raises a
+    ``ValueError`` (ambiguous: pass ``image_shape``); any other row of ``n``
+    features is read as a ``1 x 1 x n`` signal, convolved along the
+    features.  An axis of one pixel gets a kernel of width 1 and an axis
+    shorter than 4 pixels is never downsampled, so even rows of 2 or 3
+    features work (this is how the estimator passes scikit-learn's
+    ``check_estimator``).
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Width of the code, ``< n_features``.  ``None`` uses
+        ``min(32, max(1, n_features // 2))``.
+    image_shape : tuple of 3 int or None, default=None
+        ``(channels, height, width)`` of one row; their product must be
+        ``n_features``.  ``None`` infers it as described above.
+    channels : tuple of int, default=(32, 64)
+        Output channels of the encoder's convolutions, input side first; the
+        decoder mirrors them.
+    kernel_size : int, default=3
+        Side of the square convolution kernels ("same" padding).
+    hidden_layer_sizes : tuple of int, default=()
+        Dense layers between the flattened last feature map and the code
+        (mirrored in the decoder); ``()`` maps the feature map to the code
+        directly.
+    activation : str, default="relu"
+        Activation after every convolution and hidden layer: "relu",
+        "logistic" (or "sigmoid"), "tanh", "identity", "leaky_relu", "elu"
+        or "gelu".
+    code_activation : str, default="identity"
+        Activation of the code layer (same choices).
+    output_activation : str, default="auto"
+        Activation of the reconstruction: ``"logistic"`` for ``loss="bce"``,
+        else ``"identity"``.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss: squared error, or Bernoulli cross-entropy for
+        data in [0, 1] (a ``ValueError`` otherwise).
+    weight_decay : float, default=0.0
+        :math:`\lambda` of the L2 penalty :math:`\lambda \sum w^2` on the weights.
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs.  Convolutions are costly on a CPU: on
+        tens of thousands of images a few epochs already beat a dense
+        autoencoder, so set it (or ``early_stopping``) accordingly.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their
+        score stops improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        Share of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without a relative improvement of ``tol`` before stopping.
+    tol : float, default=1e-4
+        Relative improvement of the loss (or validation score) that counts.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batch order and any noise; torch's global
+        random state is never used.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train; ``"auto"`` uses a GPU when one is available.
+    verbose : int, default=0
+        ``1`` shows a progress bar over epochs.
+    warm_start : bool, default=False
+        Continue from the previous fit instead of starting anew.
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        The ``(channels, height, width)`` used (given or inferred).
+    n_components_ : int
+        Width of the code.
+    n_features_in_ : int
+        Number of features (pixels) seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has string column names.
+    module_ : torch.nn.Module
+        The trained network (``module_.encoder.convs``,
+        ``module_.decoder.deconvs``, ...).
+    mean_ : ndarray of shape (n_features_in_,)
+        Mean image removed before encoding (zeros when not rescaling).
+    scale_ : float
+        Global scale the centred data is divided by (1.0 when not rescaling).
+    loss_curve_ : list of float
+        Training objective per epoch (mean per-row loss in the scaled space).
+    history_ : dict of list
+        ``loss_curve_`` and each term of the objective per epoch.
+    validation_scores_ : list of float or None
+        Score on the held-out rows per epoch, with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    best_loss_ : float
+        Lowest training loss.
+    n_iter_ : int
+        Number of epochs run.
+    device_ : torch.device
+        Device the model was trained on.
+
+    See Also
+    --------
+    UndercompleteAE : The dense autoencoder, for data that is not an image.
+    sklearn.decomposition.PCA : The linear baseline.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import ConvolutionalAE
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = ConvolutionalAE(n_components=8, max_iter=2, random_state=0).fit(X / 16)
+    >>> ae.image_shape_
+    (1, 8, 8)
+    >>> ae.transform(X / 16).shape
+    (1797, 8)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "image_shape": ["array-like", None],
+        "channels": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        image_shape=None,
+        channels=(32, 64),
+        kernel_size=3,
+        hidden_layer_sizes=(),
+        activation="relu",
+        code_activation="identity",
+        output_activation="auto",
+        loss="mse",
+        weight_decay=0.0,
+        batch_size="auto",
+        max_iter=200,
+        learning_rate_init=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
+            loss=loss,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            learning_rate_init=learning_rate_init,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.image_shape = image_shape
+        self.channels = channels
+        self.kernel_size = kernel_size
+
+    def _validate_hyperparameters(self) -> None:
+        super()._validate_hyperparameters()
+        if self.image_shape is not None and _positive_ints(self.image_shape, 3) is None:
+            raise InvalidParameterError(
+                "The 'image_shape' parameter must be None or a tuple of 3 positive "
+                f"integers (channels, height, width); got {self.image_shape!r}."
+            )
+        channels = _positive_ints(self.channels)
+        if not channels:
+            raise InvalidParameterError(
+                "The 'channels' parameter must be a non-empty sequence of positive "
+                f"integers (or one); got {self.channels!r}."
+            )
+
+    def _resolve_image_shape(self, n_features: int) -> tuple:
+        if self.image_shape is None:
+            return infer_image_shape(n_features)
+        shape = _positive_ints(self.image_shape, 3)
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={shape} has {math.prod(shape)} pixels "
+                f"(channels x height x width) but X has {n_features} features."
+            )
+        return shape
+
+    def _check_n_components(self, n_features, n_components):
+        # Resolved here, before any training state is built, so that a wrong
+        # image_shape fails fast with a clear message.
+        self.image_shape_ = self._resolve_image_shape(n_features)
+        if n_components >= n_features:
+            raise ValueError(
+                f"n_components={n_components} must be smaller than n_features={n_features}: "
+                "the dense code is the bottleneck that stops the autoencoder from "
+                "learning the identity."
+            )
+
+    def _build_module(self, n_features, generator):
+        return build_conv_autoencoder(
+            self.image_shape_,
+            _positive_ints(self.channels),
+            self.kernel_size,
+            self._hidden_sizes(),
+            self.n_components_,
+            self.activation,
+            self.code_activation,
+            self._output_activation(),
+            generator,
+            self.device_,
+        )
