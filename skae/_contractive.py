@@ -1,0 +1,222 @@
+"""ContractiveAE: an autoencoder whose code is insensitive to small input changes."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseAutoencoder
+from ._losses import jacobian_frobenius_sq
+from ._networks import activation_derivative
+
+
+def encoder_jacobian_sq(encoder, trace) -> torch.Tensor:
+    r""":math:`\lVert J_f(x)\rVert_F^2` per row of an MLP encoder, from its forward trace.
+
+    ``encoder`` is a :class:`skae._networks.MLP` and ``trace`` the list of
+    ``(pre, post)`` activations that :meth:`~skae._networks.MLP.forward_trace`
+    returned for a batch.  Exact, in closed form
+    (:func:`skae._losses.jacobian_frobenius_sq`).
+    """
+    weights = [linear.weight for linear in encoder.linears]
+    derivatives = [
+        activation_derivative(name, pre, post)
+        for name, (pre, post) in zip(encoder.activation_names, trace)
+    ]
+    return jacobian_frobenius_sq(weights, derivatives)
+
+
+class ContractiveAE(BaseAutoencoder):
+    r"""Contractive autoencoder: a code that changes little when the input does.
+
+    The reconstruction error is minimised together with the squared
+    Frobenius norm of the encoder's Jacobian at every training row
+    (Rifai et al., 2011, eq. 4):
+
+    .. math::
+
+        J(\theta) = \frac1n \sum_{i=1}^n \Big(\lVert x_i - g(f(x_i)) \rVert^2
+                    + \lambda \lVert J_f(x_i) \rVert_F^2\Big),
+        \qquad
+        \lVert J_f(x) \rVert_F^2 = \sum_{j,m}
+            \Big(\frac{\partial f_j(x)}{\partial x_m}\Big)^2 .
+
+    The penalty makes the code locally invariant to the directions the
+    data does not vary in, while the reconstruction keeps it sensitive to
+    those it does; the code may therefore be overcomplete.
+
+    The norm is exact and cheap, never a finite-difference estimate and
+    never the ``k × d`` Jacobian itself.  For an encoder
+    :math:`f = \sigma_L \circ W_L \circ \dots \circ \sigma_1 \circ W_1`,
+    :math:`J_f(x) = D_L W_L \cdots D_1 W_1` with
+    :math:`D_l = \operatorname{diag} \sigma_l'(a_l)`, and
+
+    - one layer (Rifai et al.'s sigmoid encoder):
+      :math:`\lVert J\rVert_F^2 = \sum_j \sigma'(a_j)^2 \lVert W_{j\cdot}\rVert^2`;
+    - the default ``d -> h -> k`` encoder with a linear code:
+      :math:`\lVert J\rVert_F^2 = d_1^\top \big(W_1 W_1^\top \odot W_2^\top W_2\big) d_1`,
+      one ``h × h`` product per row;
+    - deeper encoders: :math:`\operatorname{tr}(A D_1 W_1 W_1^\top D_1 A^\top)`
+      with :math:`A = D_L W_L \cdots D_2 W_2`.
+
+    Units: with ``loss="mse"`` the network sees the centred data divided by
+    ``scale_``, and the penalty is the Jacobian with respect to that input,
+    i.e. ``scale_`` times the Jacobian with respect to ``X``; like the
+    reconstruction term (about ``n_features`` untrained), it does not
+    depend on the units of ``X``.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Width of the code; may exceed ``n_features`` (overcomplete).
+        ``None`` uses ``min(32, max(1, n_features // 2))``.
+    lam : float, default=0.1
+        :math:`\lambda \geq 0`, the weight of the contractive penalty.
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Widths of the encoder's hidden layers, input side first; the decoder
+        mirrors them.  ``()`` with ``code_activation="logistic"`` is the
+        one-layer sigmoid encoder of Rifai et al.
+    activation : str, default="relu"
+        Activation of the hidden layers: "relu", "logistic" (or "sigmoid"),
+        "tanh", "identity", "leaky_relu", "elu" or "gelu".
+    code_activation : str, default="identity"
+        Activation of the code layer (same choices).
+    output_activation : str, default="auto"
+        Activation of the reconstruction: ``"logistic"`` for ``loss="bce"``,
+        else ``"identity"``.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss: squared error, or Bernoulli cross-entropy for
+        data in [0, 1].
+    weight_decay : float, default=0.0
+        :math:`\lambda_w` of the L2 penalty :math:`\lambda_w \sum w^2` on the weights.
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their
+        score (minus the reconstruction error) stops improving.
+    validation_fraction : float, default=0.1
+        Share of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without a relative improvement of ``tol`` before stopping.
+    tol : float, default=1e-4
+        Relative improvement of the loss (or validation score) that counts.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights and the batch order; torch's global random state
+        is never used.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train; ``"auto"`` uses a GPU when one is available.
+    verbose : int, default=0
+        ``1`` shows a progress bar over epochs.
+    warm_start : bool, default=False
+        Continue from the previous fit instead of starting anew.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Width of the code.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has string column names.
+    module_ : torch.nn.Module
+        The trained network (``module_.encoder``, ``module_.decoder``).
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature mean removed before encoding (zeros when not rescaling).
+    scale_ : float
+        Global scale the centred data is divided by (1.0 when not rescaling).
+    loss_curve_ : list of float
+        Training objective per epoch.
+    history_ : dict of list
+        ``loss``, ``reconstruction`` and ``penalty``
+        (:math:`\lambda` times the mean :math:`\lVert J_f\rVert_F^2`) per epoch.
+    validation_scores_ : list of float or None
+        Score on the held-out rows per epoch, with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    best_loss_ : float
+        Lowest training loss.
+    n_iter_ : int
+        Number of epochs run.
+    device_ : torch.device
+        Device the model was trained on.
+
+    See Also
+    --------
+    UndercompleteAE : The unregularised autoencoder with a narrow code.
+    SparseAE, DenoisingAE : Other regularised autoencoders.
+
+    References
+    ----------
+    S. Rifai, P. Vincent, X. Muller, X. Glorot and Y. Bengio, "Contractive
+    auto-encoders: Explicit invariance during feature extraction", ICML 2011.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import ContractiveAE
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = ContractiveAE(n_components=16, lam=0.1, max_iter=5, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (1797, 16)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "lam": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        lam=0.1,
+        hidden_layer_sizes=(256,),
+        activation="relu",
+        code_activation="identity",
+        output_activation="auto",
+        loss="mse",
+        weight_decay=0.0,
+        batch_size="auto",
+        max_iter=200,
+        learning_rate_init=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
+            loss=loss,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            learning_rate_init=learning_rate_init,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.lam = lam
+
+    def _penalty(self, module, x_in, code, trace):
+        if self.lam == 0:
+            return None
+        return self.lam * encoder_jacobian_sq(module.encoder, trace).mean()
