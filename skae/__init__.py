@@ -5,8 +5,11 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 :class:`~sklearn.decomposition.PCA`.
 """
 
+from ._contractive import ContractiveAE
 from ._convolutional import ConvolutionalAE
+from ._denoising import DenoisingAE
 from ._persistence import ModelFileError, load_model, save_model
+from ._sparse import SparseAE
 from ._stacked import StackedAE
 from ._undercomplete import UndercompleteAE
 from ._variational import VAE
@@ -14,8 +17,11 @@ from ._variational import VAE
 __version__ = "0.1.0"
 
 __all__ = [
+    "ContractiveAE",
     "ConvolutionalAE",
+    "DenoisingAE",
     "ModelFileError",
+    "SparseAE",
     "StackedAE",
     "UndercompleteAE",
     "VAE",
