@@ -329,6 +329,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # rescaling): a partial_fit chunk or a warm-start refit need not be
             # centred where the first data was, and is not "diverged" for that.
             origin = float(X_t.square().sum(dim=1).mean())
+            # ... or by the corrupted input itself, ||x~ - x||²: a denoising
+            # corruption can cost more than any of the above (masking data far
+            # from zero).  Drawn on a copy of the generator's state.
+            sample = X_t[:1024]
+            state = self._torch_rng.get_state()
+            try:
+                corrupted = self._corrupt(sample)
+            finally:
+                self._torch_rng.set_state(state)
+            origin = max(origin, float((corrupted - sample).square().sum(dim=1).mean()))
         # Floor at n_features, the constant model's loss on unit-scale data,
         # so that constant data (one sample) does not make any loss "diverged".
         return max(float(per_row.mean()), origin, float(X_t.shape[1]))

@@ -557,3 +557,14 @@ def test_partial_fit_chunks_far_from_the_first_are_not_divergence(cls):
     estimator.partial_fit(X[1:])
     assert np.isfinite(estimator.transform(X)).all()
     assert np.isfinite(estimator.loss_curve_).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_data_far_from_zero_with_a_tiny_spread_is_not_divergence(cls, seed):
+    # Found by hypothesis: masking noise sets features to 0, which for data
+    # at 100 +- 0.005 is 3e4 internal units away; a large, honest loss.
+    X = 100.0 + np.random.default_rng(seed).uniform(0, 0.01, size=(2, 3)).astype(np.float32)
+    estimator = make_small(cls, n_components=1, hidden_layer_sizes=(1,), random_state=seed)
+    estimator.partial_fit(X)
+    assert np.isfinite(estimator.transform(X)).all()
