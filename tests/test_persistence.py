@@ -398,3 +398,32 @@ def test_non_finite_weights_are_refused(saved):
 def test_model_file_error_is_a_value_error():
     assert issubclass(ModelFileError, ValueError)
     assert "load_model" in skae.__all__ and "save_model" in skae.__all__
+
+
+def test_nested_estimators_round_trip(digits, tmp_path):
+    """StackedAE keeps its template and fitted layers: both come back."""
+    if not hasattr(skae, "StackedAE"):
+        pytest.skip("StackedAE is not available")
+    X_train, X_test = digits[0], digits[1]
+    layer = skae.DenoisingAE(noise_level=0.1, max_iter=2)
+    est = skae.StackedAE(
+        4, layer_estimator=layer, hidden_layer_sizes=(16,), max_iter=2, random_state=0
+    ).fit(X_train)
+    est.save(tmp_path / "m.skae")
+    loaded = load_model(tmp_path / "m.skae")
+    assert repr(loaded.layer_estimator) == repr(layer)
+    assert_same_outputs(est, loaded, X_test)
+    rng = np.random.default_rng(0)
+    for a, b in zip(est.layer_estimators_, loaded.layer_estimators_, strict=True):
+        assert type(a) is type(b)
+        Z = rng.normal(size=(5, a.n_features_in_)).astype(np.float32)
+        np.testing.assert_array_equal(a.transform(Z), b.transform(Z))
+
+
+def test_foreign_estimator_parameter_is_refused_at_save(tmp_path):
+    if not hasattr(skae, "StackedAE"):
+        pytest.skip("StackedAE is not available")
+    from sklearn.neural_network import BernoulliRBM
+
+    with pytest.raises(TypeError, match="BernoulliRBM.*pickle or joblib"):
+        save_model(skae.StackedAE(layer_estimator=BernoulliRBM()), tmp_path / "m.skae")
