@@ -1,0 +1,61 @@
+"""The benchmark scripts' own logic: kNN protocol and estimator discovery."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+
+import skae
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def vs_pca():
+    spec = importlib.util.spec_from_file_location("vs_pca", ROOT / "benchmarks" / "vs_pca.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_knn_accuracy_matches_grid_search(vs_pca, digits):
+    X_train, X_test, y_train, y_test = digits
+    Z_train, Z_test = X_train[:, ::4], X_test[:, ::4]  # 16 features: some ties, fast
+    accuracy, k = vs_pca.knn_accuracy(Z_train, y_train, Z_test, y_test, seed=0)
+    search = GridSearchCV(
+        KNeighborsClassifier(algorithm="brute"),
+        {"n_neighbors": list(vs_pca.NEIGHBORS)},
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+    ).fit(Z_train, y_train)
+    assert k == search.best_params_["n_neighbors"]
+    assert accuracy == pytest.approx(search.score(Z_test, y_test))
+
+
+def test_discovery_and_settings(vs_pca):
+    found = vs_pca.skae_estimators()
+    assert "UndercompleteAE" in found
+    assert set(found) <= set(skae.__all__)
+    for dataset in vs_pca.SETTINGS:
+        for cls in found.values():
+            model = vs_pca.make_estimator(cls, dataset, 4, seed=0)
+            assert model.n_components == 4 and model.random_state == 0
+            assert set(vs_pca.table_settings(cls, dataset)) <= set(model.get_params())
+    assert not (set(vs_pca.SETTINGS["fashion_mnist"]) - {"*"} - set(found))
+
+
+def test_results_table_and_plot(vs_pca, tmp_path, digits):
+    X_train, X_test, y_train, y_test = digits
+    data = (X_train[:300], X_test[:100], y_train[:300], y_test[:100])
+    model = vs_pca.make_estimator(skae.UndercompleteAE, "digits", 4, seed=0).set_params(max_iter=3)
+    row = vs_pca.evaluate("UndercompleteAE", model, data, seed=0, knn=False)
+    assert row["mse"] > 0 and row["se_per_image"] == pytest.approx(64 * row["mse"])
+    row["ratio"] = 1.0
+    bad = {"estimator": "Broken", "n_components": 4, "error": "ValueError: no"}
+    path = tmp_path / "t.md"
+    vs_pca.write_markdown(path, "digits", data, [row, bad], "python x", {"UndercompleteAE": {}})
+    text = path.read_text()
+    assert "| 4 | UndercompleteAE |" in text and "failed: ValueError" in text
+    vs_pca.plot(tmp_path / "t.png", "digits", [row, bad])
+    assert (tmp_path / "t.png").stat().st_size > 1000
