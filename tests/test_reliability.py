@@ -181,6 +181,10 @@ BAD_PARAMS = {
     "kernel_size": [0, -3],
     "channels": [(0,), (-4,)],
     "image_shape": [(0, 2, 4), (1, 8)],
+    "penalty": ["l3"],
+    "fine_tune": ["yes"],
+    "pretrain_max_iter": [0, -1],
+    "layer_estimator": ["nonsense", 3],
 }
 
 
