@@ -180,6 +180,7 @@ def evaluate(name, model, data, seed, knn: bool):
     """Fit ``model`` and measure it; a dict of results (``error`` if it failed)."""
     X_train, X_test, y_train, y_test = data
     row = {"estimator": name, "n_components": model.get_params()["n_components"]}
+    logger.info("fitting %s(n_components=%d)", name, row["n_components"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -219,7 +220,11 @@ def machine_description() -> str:
     return (
         f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), scikit-learn {sklearn_version}, "
-        f"numpy {np.__version__}, Python {platform.python_version()}, {platform.system()}"
+        f"numpy {np.__version__}, Python {platform.python_version()}, {platform.system()}; "
+        "load average (1, 5, 15 min) at the end: "
+        + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        + " (a load above the core count inflates the wall times; the CPU column is "
+        "this process's CPU time)"
     )
 
 
@@ -323,6 +328,9 @@ def main(argv=None):
     parser.add_argument("--no-knn", action="store_true", help="skip the kNN classifier")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument(
+        "--verbose", action="store_true", help="log every epoch (the estimators' verbose=2)"
+    )
+    parser.add_argument(
         "--output-dir", type=Path, default=RESULTS, help="where the .md and .png go"
     )
     args = parser.parse_args(argv)
@@ -359,6 +367,8 @@ def main(argv=None):
         rows.append(pca)
         for name in names:
             model = make_estimator(available[name], args.dataset, k, args.seed)
+            if args.verbose and "verbose" in model.get_params():
+                model.set_params(verbose=2)
             settings_used[name] = table_settings(available[name], args.dataset)
             rows.append(evaluate(name, model, data, args.seed, not args.no_knn))
         for r in rows:
