@@ -379,7 +379,10 @@ def _is_estimator_class(obj) -> bool:
 
 
 def _hashable(key):
-    _check(isinstance(key, (str, int, float, bool, tuple)) or key is None, "bad mapping key.")
+    try:
+        hash(key)
+    except TypeError:
+        raise ModelFileError(f"bad mapping key {key!r}.") from None
     return key
 
 
@@ -519,7 +522,7 @@ def load_model(path):
             raise ModelFileError(f"{_METADATA} is damaged: {exc}") from exc
         try:
             metadata = json.loads(text, parse_constant=_parse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ModelFileError(f"{_METADATA} is not valid JSON: {exc}") from exc
         _check(
             isinstance(metadata, dict) and metadata.get("format") == FORMAT_NAME,

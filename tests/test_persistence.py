@@ -427,3 +427,15 @@ def test_foreign_estimator_parameter_is_refused_at_save(tmp_path):
 
     with pytest.raises(TypeError, match="BernoulliRBM.*pickle or joblib"):
         save_model(skae.StackedAE(layer_estimator=BernoulliRBM()), tmp_path / "m.skae")
+
+
+def test_deeply_nested_or_unhashable_json_is_a_model_file_error(saved):
+    _edit_metadata(
+        saved, lambda m: m["estimator"]["fitted"].update({"x_": {"__items__": [[[1], 2]]}})
+    )
+    with pytest.raises(ModelFileError, match="bad mapping key"):
+        load_model(saved)
+    deep = "[" * 100_000 + "]" * 100_000
+    _replace_member(saved, "skae.json", deep.encode())
+    with pytest.raises(ModelFileError):
+        load_model(saved)
