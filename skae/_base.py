@@ -20,7 +20,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._losses import reconstruction_per_row
+from ._losses import mean_reconstruction, reconstruction_per_row
 from ._networks import ACTIVATIONS, UNIT_INTERVAL_ACTIVATIONS, build_mlp_autoencoder
 from ._training import History, LoopConfig, run_epochs
 
@@ -75,6 +75,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions({"constant", "cosine"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -98,6 +99,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         batch_size="auto",
         max_iter=200,
         learning_rate_init=1e-3,
+        learning_rate="constant",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -117,6 +119,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -176,7 +179,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         x_in = self._corrupt(x)
         code, trace = module.encoder.forward_trace(x_in)
         logits = module.decode_logits(code)
-        recon = reconstruction_per_row(logits, x, self.loss, module.output_activation).mean()
+        recon = mean_reconstruction(logits, x, self.loss, module.output_activation)
         penalty = self._penalty(module, x_in, code, trace)
         if penalty is None:
             return recon, {"reconstruction": recon}
@@ -310,6 +313,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             early_stopping=self.early_stopping,
             verbose=self.verbose,
             learning_rate=self.learning_rate_init,
+            schedule=self.learning_rate,
             divergence_threshold=DIVERGENCE_FACTOR * self._constant_loss,
             description=type(self).__name__,
         )
@@ -445,7 +449,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._init_state(X)
         X_t = self._to_internal(X, self.device_)
         self._constant_loss = self._reference_loss(X_t)
-        config = self._loop_config(1, X_t.shape[0], early_stopping=False, check_convergence=False)
+        config = self._loop_config(
+            1, X_t.shape[0], early_stopping=False, check_convergence=False, schedule="constant"
+        )
         run_epochs(
             self.module_,
             self._optimizer,

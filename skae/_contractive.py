@@ -95,6 +95,12 @@ class ContractiveAE(BaseAutoencoder):
         Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
     max_iter : int, default=200
         Maximum number of epochs.
+    learning_rate : {"constant", "cosine"}, default="constant"
+        Step-size schedule. ``"cosine"`` anneals the step size after every
+        batch from ``learning_rate_init`` to 0 along a half cosine over
+        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which usually ends
+        at a lower loss for a fixed budget of epochs; ``partial_fit`` always
+        uses a constant step.
     learning_rate_init : float, default=1e-3
         Adam's step size.
     early_stopping : bool, default=False
@@ -185,6 +191,7 @@ class ContractiveAE(BaseAutoencoder):
         batch_size="auto",
         max_iter=200,
         learning_rate_init=1e-3,
+        learning_rate="constant",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -205,6 +212,7 @@ class ContractiveAE(BaseAutoencoder):
             batch_size=batch_size,
             max_iter=max_iter,
             learning_rate_init=learning_rate_init,
+            learning_rate=learning_rate,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,

@@ -8,6 +8,7 @@ an optional ``validation_score(X_val) -> float``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -41,6 +42,7 @@ class LoopConfig:
     early_stopping: bool
     verbose: int
     learning_rate: float
+    schedule: str = "constant"
     divergence_threshold: float = math.inf
     check_convergence: bool = True
     description: str = "fit"
@@ -97,10 +99,14 @@ def run_epochs(
     """
     n = X.shape[0]
     batch_size = max(1, min(config.batch_size, n))
-    best_state = _snapshot(module) if config.early_stopping else None
+    # With early stopping: the weights of the best validation score, restored
+    # at the end.  Without: those at the end of the epoch with the lowest
+    # loss, restored only if the fit is interrupted (never a half-done epoch).
+    best_state = _snapshot(module)
     status = "max_iter"
     bar = _progress_bar(config)
     try:
+        schedule = _step_sizes(config, math.ceil(n / batch_size))
         for _ in range(config.max_iter):
             start = time.perf_counter()
             module.train()
@@ -110,6 +116,7 @@ def run_epochs(
             for begin in range(0, n, batch_size):
                 idx = order[begin : begin + batch_size]
                 batch = X.index_select(0, idx)
+                _set_step_size(optimizer, next(schedule))
                 loss, terms = batch_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -134,6 +141,8 @@ def run_epochs(
                     best_state = _snapshot(module)
             else:
                 improved = _improved(-epoch_loss, -history.best_loss, config.tol)
+                if epoch_loss <= history.best_loss:
+                    best_state = _snapshot(module)
             history.best_loss = min(history.best_loss, epoch_loss)
             history.n_iter_no_change = 0 if improved else history.n_iter_no_change + 1
             history.epoch_times.append(time.perf_counter() - start)
@@ -152,11 +161,31 @@ def run_epochs(
     finally:
         if bar is not None:
             bar.close()
-    if best_state is not None:
+    if config.early_stopping or status == "interrupted":
         module.load_state_dict(best_state)
     module.eval()
     _check_final(module, X, batch_loss, generator, config, len(history.loss), status)
     return status
+
+
+def _step_sizes(config: LoopConfig, batches_per_epoch: int):
+    r"""Yield the step size of every batch of this call.
+
+    ``"cosine"``: :math:`\eta_t = \tfrac12 \eta_0 (1 + \cos(\pi t / T))` over the
+    ``T`` batches of ``max_iter`` epochs (SGDR without restarts, Loshchilov &
+    Hutter 2017).  ``"constant"``: :math:`\eta_0` throughout.
+    """
+    total = max(1, config.max_iter * batches_per_epoch)
+    for step in itertools.count():
+        if config.schedule == "cosine":
+            yield 0.5 * config.learning_rate * (1.0 + math.cos(math.pi * min(step, total) / total))
+        else:
+            yield config.learning_rate
+
+
+def _set_step_size(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def _improved(score: float, best: float, tol: float) -> bool:

@@ -184,3 +184,18 @@ def test_score_samples_flags_outliers(digits):
     np.testing.assert_allclose(ae.score(X_test), ae.score_samples(X_test).mean(), rtol=1e-6)
     mse = np.mean((ae.reconstruct(X_test) - X_test) ** 2, axis=1)
     np.testing.assert_allclose(-ae.score_samples(X_test), mse, rtol=1e-4, atol=1e-7)
+
+
+def test_cosine_schedule_anneals_to_zero(digits):
+    X_train, X_test, _, _ = digits
+    params = dict(n_components=8, max_iter=15, learning_rate_init=3e-3, random_state=0)
+    cosine = UndercompleteAE(learning_rate="cosine", **params).fit(X_train)
+    constant = UndercompleteAE(**params).fit(X_train)
+    assert cosine._optimizer.param_groups[0]["lr"] < 1e-3 * params["learning_rate_init"]
+    assert constant._optimizer.param_groups[0]["lr"] == params["learning_rate_init"]
+    # The annealed fit ends with small steps: its last epochs barely move.
+    assert abs(cosine.loss_curve_[-1] - cosine.loss_curve_[-2]) < 0.02 * cosine.loss_curve_[-2]
+    assert np.isfinite(cosine.score(X_test))
+    # partial_fit has no horizon to anneal over: constant steps.
+    cosine.partial_fit(X_train)
+    assert cosine._optimizer.param_groups[0]["lr"] == params["learning_rate_init"]
