@@ -337,11 +337,12 @@ class ReconstructionDisplay:
             labels.append("clean")
         rows += [inputs, np.asarray(self.reconstructions, dtype=float)]
         labels += ["input", "reconstruction"]
-        # One colour scale for every image, so reconstructions compare fairly.
-        lo = min(float(r.min()) for r in rows)
-        hi = max(float(r.max()) for r in rows)
+        # One colour scale for every image, so reconstructions compare fairly:
+        # that of the reference row (clean, else input), so a few extreme
+        # noisy pixels are clipped instead of washing every image out.
+        lo, hi = float(rows[0].min()), float(rows[0].max())
         if shape[0] == 3:
-            rows = [(r - lo) / ((hi - lo) or 1.0) for r in rows]
+            rows = [np.clip((r - lo) / ((hi - lo) or 1.0), 0.0, 1.0) for r in rows]
         ax = _get_ax(ax)
         grid = [list(_as_images(r, shape)) for r in rows]
         self.image_ = _show_mosaic(ax, _mosaic(grid), cmap, vmin=lo, vmax=hi)
