@@ -215,7 +215,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return -loss / x.shape[1]
 
     def _fit_module(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
-        """Train ``self.module_`` on the prepared tensor ``X``; return the status."""
+        """The training schedule of ``fit``: by default, epochs of the whole network."""
+        return self._train_epochs(X, config, X_val)
+
+    # ------------------------------------------------------------ helpers
+
+    def _train_epochs(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
+        """Run the training loop on ``self.module_`` over the prepared tensor ``X``.
+
+        Shared by :meth:`_fit_module` and :meth:`partial_fit`, which trains the
+        whole network even where a variant's ``fit`` schedule does more.
+        """
         return run_epochs(
             self.module_,
             self._optimizer,
@@ -228,7 +238,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             validation_score=self._validation_score,
         )
 
-    # ------------------------------------------------------------ helpers
+    def _training_tensor(self, X: np.ndarray) -> torch.Tensor:
+        """``X`` as the network sees it, and the divergence yardstick for it."""
+        X_t = self._to_internal(X, self.device_)
+        self._constant_loss = self._reference_loss(X_t)
+        return X_t
 
     def _hidden_sizes(self) -> tuple:
         return tuple(
@@ -438,8 +452,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=not continuing)
         if not continuing:
             self._init_state(X)
-        X_t = self._to_internal(X, self.device_)
-        self._constant_loss = self._reference_loss(X_t)
+        X_t = self._training_tensor(X)
         X_val = None
         if self.early_stopping:
             X_t, X_val = self._split_validation(X_t)
@@ -480,20 +493,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=first)
         if first:
             self._init_state(X)
-        X_t = self._to_internal(X, self.device_)
-        self._constant_loss = self._reference_loss(X_t)
+        X_t = self._training_tensor(X)
         config = self._loop_config(
             1, X_t.shape[0], early_stopping=False, check_convergence=False, schedule="constant"
         )
-        run_epochs(
-            self.module_,
-            self._optimizer,
-            X_t,
-            lambda batch: self._batch_loss(self.module_, batch),
-            self._torch_rng,
-            config,
-            self._history,
-        )
+        self._train_epochs(X_t, config)
         self._history_to_attributes()
         return self
 

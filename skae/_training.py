@@ -201,8 +201,7 @@ def _check_finite(epoch_loss, terms, config: LoopConfig, epoch: int) -> None:
         return
     raise TrainingDiverged(
         f"Training diverged at epoch {epoch}: the loss is {epoch_loss:.4g}. "
-        f"learning_rate_init={config.learning_rate:g} is probably too large; "
-        "try a value 10 times smaller."
+        f"{_step_size_advice(config)}"
     )
 
 
@@ -218,31 +217,41 @@ def _check_final(module, X, batch_loss, generator, config: LoopConfig, epoch, st
     saturates: the loss of a bounded output cannot explode, but such a model
     is garbage all the same.
     """
+    # One pass over the weights: the largest |w|, which is NaN or inf as soon
+    # as any weight is.
+    largest = 0.0
     for param in module.parameters():
-        if not bool(torch.isfinite(param).all()):
+        peak = float(param.detach().abs().max()) if param.numel() else 0.0
+        if not math.isfinite(peak):
             raise TrainingDiverged(
                 f"Training diverged at epoch {epoch}: the weights are no longer finite. "
-                f"learning_rate_init={config.learning_rate:g} is probably too large; "
-                "try a value 10 times smaller."
+                f"{_step_size_advice(config)}"
             )
+        largest = max(largest, peak)
     if status == "interrupted":
         return
     state = generator.get_state()
     try:
-        loss, terms = batch_loss(X[: config.batch_size])
+        with torch.no_grad():
+            loss, terms = batch_loss(X[: config.batch_size])
     finally:
         generator.set_state(state)
-    terms = {k: float(v.detach()) for k, v in terms.items()}
-    _check_finite(float(loss.detach()), terms, config, max(epoch, 1))
-    largest = max((float(p.detach().abs().max()) for p in module.parameters()), default=0.0)
+    terms = {k: float(v) for k, v in terms.items()}
+    _check_finite(float(loss), terms, config, max(epoch, 1))
     if largest > MAX_ABS_WEIGHT:
         warnings.warn(
             f"Training is unstable: a weight reached |w| = {largest:.3g}, so the network's "
-            f"units saturate. learning_rate_init={config.learning_rate:g} is probably too "
-            "large; try a value 10 times smaller.",
+            f"units saturate. {_step_size_advice(config)}",
             UserWarning,
             stacklevel=4,
         )
+
+
+def _step_size_advice(config: LoopConfig) -> str:
+    return (
+        f"learning_rate_init={config.learning_rate:g} is probably too large; "
+        "try a value 10 times smaller."
+    )
 
 
 def _report(bar, history: History, config: LoopConfig) -> None:
