@@ -1,9 +1,18 @@
 """Shared fixtures: small real data, fixed seeds."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One torch thread per pytest-xdist worker: ``-n 2`` on two cores would
+    # otherwise run four busy threads, and the small fits of the tests spend
+    # their time waiting for each other.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
