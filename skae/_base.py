@@ -35,6 +35,14 @@ DIVERGENCE_FACTOR = 1e4
 #: Rows used to estimate the divergence yardstick (:meth:`_reference_loss`).
 REFERENCE_ROWS = 8192
 
+#: ``max_iter="auto"`` trains for the fewest whole epochs that make this many
+#: minibatch steps: what a cosine schedule needs to anneal well on data the
+#: size of Fashion-MNIST (14 epochs of 60 000 rows, under a minute on 2 CPU
+#: cores), while small data sets get many epochs of few steps each...
+AUTO_STEPS = 3200
+#: ...but never more epochs than scikit-learn's MLP default ``max_iter``.
+AUTO_MAX_EPOCHS = 200
+
 
 def _column_mean_var(X: np.ndarray, chunk: int = INFERENCE_BATCH_SIZE):
     """Per-column mean and variance in float64, two passes over row chunks.
@@ -95,7 +103,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "loss": [StrOptions({"mse", "bce"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions({"constant", "cosine"})],
         "early_stopping": ["boolean"],
@@ -112,16 +120,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self,
         n_components=None,
         *,
-        hidden_layer_sizes=(256,),
+        hidden_layer_sizes=(1024,),
         activation="relu",
         code_activation="identity",
         output_activation="auto",
         loss="mse",
         weight_decay=0.0,
         batch_size="auto",
-        max_iter=200,
-        learning_rate_init=1e-3,
-        learning_rate="constant",
+        max_iter="auto",
+        learning_rate_init=4e-3,
+        learning_rate="cosine",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -346,11 +354,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         except (RuntimeError, ValueError, TypeError):
             return torch.optim.Adam(groups, lr=self.learning_rate_init)
 
+    def _batch_rows(self, n_samples: int) -> int:
+        """Rows per minibatch: ``batch_size``, ``"auto"`` being ``min(256, n_samples)``."""
+        return min(256, n_samples) if self.batch_size == "auto" else self.batch_size
+
+    def _max_epochs(self, n_samples: int) -> int:
+        """Epochs of ``fit``: ``max_iter``, or for ``"auto"`` the whole epochs
+        of about :data:`AUTO_STEPS` minibatches, at most :data:`AUTO_MAX_EPOCHS`."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        batches = math.ceil(n_samples / min(self._batch_rows(n_samples), n_samples))
+        return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / batches))
+
     def _loop_config(self, max_iter: int, n_samples: int, **overrides) -> LoopConfig:
-        batch_size = min(256, n_samples) if self.batch_size == "auto" else self.batch_size
         values = dict(
             max_iter=max_iter,
-            batch_size=batch_size,
+            batch_size=self._batch_rows(n_samples),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping,
@@ -456,11 +475,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_val = None
         if self.early_stopping:
             X_t, X_val = self._split_validation(X_t)
-        status = self._fit_module(X_t, self._loop_config(self.max_iter, X_t.shape[0]), X_val)
+        epochs = self._max_epochs(X_t.shape[0])
+        status = self._fit_module(X_t, self._loop_config(epochs, X_t.shape[0]), X_val)
         self._history_to_attributes()
-        if status == "max_iter":
+        # A cosine schedule ends by design after its epochs, its step size
+        # annealed to zero; only a constant step stopped short is unconverged.
+        if status == "max_iter" and self.learning_rate == "constant":
             warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
+                f"{type(self).__name__}: maximum iterations ({epochs}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=2,

@@ -74,7 +74,7 @@ class ContractiveAE(BaseAutoencoder):
         ``None`` uses ``min(32, max(1, n_features // 2))``.
     lam : float, default=0.1
         :math:`\lambda \geq 0`, the weight of the contractive penalty.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : tuple of int, default=(1024,)
         Widths of the encoder's hidden layers, input side first; the decoder
         mirrors them.  ``()`` with ``code_activation="logistic"`` is the
         one-layer sigmoid encoder of Rifai et al.
@@ -93,16 +93,21 @@ class ContractiveAE(BaseAutoencoder):
         :math:`\lambda_w` of the L2 penalty :math:`\lambda_w \sum w^2` on the weights.
     batch_size : int or "auto", default="auto"
         Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    learning_rate : {"constant", "cosine"}, default="constant"
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs.  ``"auto"`` trains for the fewest whole
+        epochs that make 3200 minibatch steps, at most 200: 14 epochs
+        of 60 000 rows, 200 of 1 000.
+    learning_rate : {"constant", "cosine"}, default="cosine"
         Step-size schedule. ``"cosine"`` anneals the step size after every
         batch from ``learning_rate_init`` to 0 along a half cosine over
-        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which usually ends
-        at a lower loss for a fixed budget of epochs; ``partial_fit`` always
-        uses a constant step.
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
+        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which ends at a
+        lower loss than a constant step for a fixed budget of epochs; a fit
+        that runs its schedule to the end is not warned about as
+        unconverged.  ``"constant"`` keeps ``learning_rate_init`` throughout.
+        Either stops early when the loss stops improving (``tol``,
+        ``n_iter_no_change``); ``partial_fit`` always uses a constant step.
+    learning_rate_init : float, default=4e-3
+        Adam's (initial) step size.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their
         score (minus the reconstruction error) stops improving.
@@ -182,16 +187,16 @@ class ContractiveAE(BaseAutoencoder):
         n_components=None,
         *,
         lam=0.1,
-        hidden_layer_sizes=(256,),
+        hidden_layer_sizes=(1024,),
         activation="relu",
         code_activation="identity",
         output_activation="auto",
         loss="mse",
         weight_decay=0.0,
         batch_size="auto",
-        max_iter=200,
-        learning_rate_init=1e-3,
-        learning_rate="constant",
+        max_iter="auto",
+        learning_rate_init=4e-3,
+        learning_rate="cosine",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

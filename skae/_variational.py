@@ -69,7 +69,7 @@ class VAE(BaseAutoencoder):
         Dimension ``k`` of the latent code (any positive integer: the KL term,
         not a bottleneck, regularises the code).  ``None`` uses
         ``min(32, max(1, n_features // 2))``.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : tuple of int, default=(1024,)
         Widths of the encoder's hidden layers, input side first; the decoder
         mirrors them.  The encoder ends in two linear heads, for :math:`\mu`
         and :math:`\log\sigma^2`.
@@ -89,16 +89,21 @@ class VAE(BaseAutoencoder):
         :math:`\lambda` of the L2 penalty :math:`\lambda \sum w^2` on the weights.
     batch_size : int or "auto", default="auto"
         Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    learning_rate : {"constant", "cosine"}, default="constant"
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs.  ``"auto"`` trains for the fewest whole
+        epochs that make 3200 minibatch steps, at most 200: 14 epochs
+        of 60 000 rows, 200 of 1 000.
+    learning_rate : {"constant", "cosine"}, default="cosine"
         Step-size schedule. ``"cosine"`` anneals the step size after every
         batch from ``learning_rate_init`` to 0 along a half cosine over
-        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which usually ends
-        at a lower loss for a fixed budget of epochs; ``partial_fit`` always
-        uses a constant step.
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
+        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which ends at a
+        lower loss than a constant step for a fixed budget of epochs; a fit
+        that runs its schedule to the end is not warned about as
+        unconverged.  ``"constant"`` keeps ``learning_rate_init`` throughout.
+        Either stops early when the loss stops improving (``tol``,
+        ``n_iter_no_change``); ``partial_fit`` always uses a constant step.
+    learning_rate_init : float, default=2e-3
+        Adam's (initial) step size.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their mean
         ELBO stops improving; the best weights are kept.
@@ -187,16 +192,16 @@ class VAE(BaseAutoencoder):
         self,
         n_components=None,
         *,
-        hidden_layer_sizes=(256,),
+        hidden_layer_sizes=(1024,),
         activation="relu",
         output_activation="auto",
         loss="mse",
         beta=1.0,
         weight_decay=0.0,
         batch_size="auto",
-        max_iter=200,
-        learning_rate_init=1e-3,
-        learning_rate="constant",
+        max_iter="auto",
+        learning_rate_init=2e-3,
+        learning_rate="cosine",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

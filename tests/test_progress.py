@@ -63,5 +63,10 @@ def test_partial_fit_bars_are_cleared(digits, capsys):
 def test_convergence_warning_goes_through_warnings(digits, verbose):
     with pytest.warns(ConvergenceWarning, match="maximum iterations"):
         UndercompleteAE(
-            4, hidden_layer_sizes=(16,), max_iter=2, random_state=0, verbose=verbose
+            4,
+            hidden_layer_sizes=(16,),
+            max_iter=2,
+            learning_rate="constant",
+            random_state=0,
+            verbose=verbose,
         ).fit(digits[0])

@@ -286,9 +286,20 @@ def test_sane_learning_rate_does_not_warn_of_instability(cls):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ESTIMATOR_IDS)
 def test_max_iter_without_convergence_warns(cls):
-    estimator = make_small(cls, tol=0.0, n_iter_no_change=50)
+    estimator = make_small(cls, tol=0.0, n_iter_no_change=50, learning_rate="constant")
     with pytest.warns(ConvergenceWarning, match="maximum iterations"):
         estimator.fit(X_GOOD)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_cosine_schedule_run_to_its_end_does_not_warn(cls):
+    # The cosine schedule ends by design after max_iter epochs, its step
+    # annealed to zero: that is not an unconverged fit.
+    estimator = make_small(cls, tol=0.0, n_iter_no_change=50, learning_rate="cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        estimator.fit(X_GOOD)
+    assert estimator.n_iter_ == estimator.max_iter
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ESTIMATOR_IDS)

@@ -189,8 +189,8 @@ def test_score_samples_flags_outliers(digits):
 def test_cosine_schedule_anneals_to_zero(digits):
     X_train, X_test, _, _ = digits
     params = dict(n_components=8, max_iter=15, learning_rate_init=3e-3, random_state=0)
-    cosine = UndercompleteAE(learning_rate="cosine", **params).fit(X_train)
-    constant = UndercompleteAE(**params).fit(X_train)
+    cosine = UndercompleteAE(**params).fit(X_train)  # cosine is the default
+    constant = UndercompleteAE(learning_rate="constant", **params).fit(X_train)
     assert cosine._optimizer.param_groups[0]["lr"] < 1e-3 * params["learning_rate_init"]
     assert constant._optimizer.param_groups[0]["lr"] == params["learning_rate_init"]
     # The annealed fit ends with small steps: its last epochs barely move.
@@ -199,3 +199,28 @@ def test_cosine_schedule_anneals_to_zero(digits):
     # partial_fit has no horizon to anneal over: constant steps.
     cosine.partial_fit(X_train)
     assert cosine._optimizer.param_groups[0]["lr"] == params["learning_rate_init"]
+
+
+@pytest.mark.parametrize(
+    "n_samples, batch_size, epochs",
+    [
+        (1000, 2, 7),  # 500 steps per epoch: 7 epochs make 3500 steps
+        (900, 7, 25),  # 129 steps per epoch: 25 epochs make 3225
+        (40, 16, 200),  # 3 steps per epoch: capped at 200 epochs
+    ],
+)
+def test_auto_max_iter_is_a_budget_of_steps(n_samples, batch_size, epochs):
+    X = np.random.default_rng(0).normal(size=(n_samples, 4))
+    ae = UndercompleteAE(
+        2,
+        hidden_layer_sizes=(4,),
+        batch_size=batch_size,
+        tol=0.0,
+        n_iter_no_change=10_000,
+        random_state=0,
+    )
+    assert ae.max_iter == "auto"
+    ae.fit(X)
+    assert ae.n_iter_ == epochs
+    # The cosine schedule spans exactly those epochs: the step ends at zero.
+    assert ae._optimizer.param_groups[0]["lr"] < 1e-6

@@ -105,7 +105,7 @@ def test_gaussian_elbo_is_a_density_of_X(digits):
 
 def test_beta_zero_reconstructs_like_a_plain_autoencoder(digits):
     X_train, X_test, _, _ = digits
-    kw = dict(hidden_layer_sizes=(128,), max_iter=40, random_state=0)
+    kw = dict(hidden_layer_sizes=(128,), max_iter=40, learning_rate_init=2e-3, random_state=0)
     vae = VAE(8, beta=0.0, **kw).fit(X_train)
     ae = UndercompleteAE(8, **kw).fit(X_train)
     vae_error = np.mean((vae.inverse_transform(vae.transform(X_test)) - X_test) ** 2)
