@@ -7,7 +7,6 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One torch thread per pytest-xdist worker: ``-n 2`` on two cores would
     # otherwise run four busy threads, and the small fits of the tests spend
