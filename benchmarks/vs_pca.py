@@ -6,6 +6,8 @@ Usage::
     python benchmarks/vs_pca.py --dataset fashion_mnist    # the full comparison
     python benchmarks/vs_pca.py --dataset fashion_mnist --components 32 \\
         --estimators UndercompleteAE,SparseAE             # a part of it
+    python benchmarks/vs_pca.py --dataset fashion_mnist --components 32 \\
+        --estimators UndercompleteAE --set weight_decay=1e-5 --name probe  # a variation
 
 For every n_components in the sweep it fits PCA and every estimator that
 ``skae.__all__`` exports (discovered when the script runs) on the training
@@ -34,6 +36,7 @@ not the code, to change an estimator's hidden sizes, epochs or batch size.
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import logging
 import os
@@ -147,9 +150,24 @@ def table_settings(cls, dataset: str) -> dict:
     return settings
 
 
-def make_estimator(cls, dataset: str, n_components: int, seed: int):
-    """An instance of ``cls`` with the table's settings for ``dataset``."""
-    return cls(**table_settings(cls, dataset), n_components=n_components, random_state=seed)
+def make_estimator(cls, dataset: str, n_components: int, seed: int, overrides=None):
+    """An instance of ``cls`` with the table's settings for ``dataset``, then
+    those of ``overrides`` (``--set``) that ``cls`` has."""
+    settings = table_settings(cls, dataset)
+    params = cls().get_params()
+    settings.update({k: v for k, v in (overrides or {}).items() if k in params})
+    return cls(**settings, n_components=n_components, random_state=seed)
+
+
+def parse_setting(text: str) -> tuple:
+    """``"name=value"`` with a Python literal value, for ``--set``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    try:
+        return name.strip(), ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return name.strip(), value.strip()  # a bare string such as constant
 
 
 # ------------------------------------------------------------------ metrics
@@ -338,6 +356,15 @@ def main(argv=None):
         type=lambda s: [v.strip() for v in s.split(",") if v.strip()],
         help="comma-separated skae estimator names (default: all of skae.__all__)",
     )
+    parser.add_argument(
+        "--set",
+        type=parse_setting,
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override estimator parameters, e.g. --set max_iter=20 learning_rate=constant "
+        "(applied to every estimator that has the parameter)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="name of the result files (default: the dataset)")
     parser.add_argument("--no-knn", action="store_true", help="skip the kNN classifier")
@@ -381,10 +408,14 @@ def main(argv=None):
         pca_mse = pca["mse"]
         rows.append(pca)
         for name in names:
-            model = make_estimator(available[name], args.dataset, k, args.seed)
+            model = make_estimator(available[name], args.dataset, k, args.seed, dict(args.set))
             if args.verbose and "verbose" in model.get_params():
                 model.set_params(verbose=2)
-            settings_used[name] = table_settings(available[name], args.dataset)
+            settings_used[name] = {
+                k: v
+                for k, v in model.get_params().items()
+                if k in {**table_settings(available[name], args.dataset), **dict(args.set)}
+            }
             rows.append(evaluate(name, model, data, args.seed, not args.no_knn))
         for r in rows:
             if r["n_components"] == k and "mse" in r:

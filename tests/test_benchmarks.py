@@ -59,3 +59,23 @@ def test_results_table_and_plot(vs_pca, tmp_path, digits):
     assert "| 4 | UndercompleteAE |" in text and "failed: ValueError" in text
     vs_pca.plot(tmp_path / "t.png", "digits", [row, bad])
     assert (tmp_path / "t.png").stat().st_size > 1000
+
+
+def test_set_overrides_parameters_the_estimator_has(vs_pca):
+    overrides = dict(
+        vs_pca.parse_setting(text)
+        for text in ["max_iter=7", "learning_rate=constant", "hidden_layer_sizes=(16, 8)", "lam=2"]
+    )
+    assert overrides == {
+        "max_iter": 7,
+        "learning_rate": "constant",
+        "hidden_layer_sizes": (16, 8),
+        "lam": 2,
+    }
+    model = vs_pca.make_estimator(skae.UndercompleteAE, "digits", 4, seed=0, overrides=overrides)
+    params = model.get_params()
+    assert (params["max_iter"], params["learning_rate"]) == (7, "constant")
+    assert params["hidden_layer_sizes"] == (16, 8)
+    assert "lam" not in params  # a parameter the estimator lacks is skipped
+    with pytest.raises(Exception, match="name=value"):
+        vs_pca.parse_setting("max_iter")
