@@ -228,10 +228,12 @@ def section_train(X, epochs, report, repeats=2):
     # leave less of an epoch to Adam and the element-wise work.
     default_hidden = skae.UndercompleteAE().hidden_layer_sizes[0]
     default_gflop = training_gflop_per_epoch(*X.shape, hidden=default_hidden)
-    est = skae.UndercompleteAE(CODE, max_iter=epochs, tol=0.0, random_state=0)
-    start = time.perf_counter()
-    est.fit(X)
-    default_time = (time.perf_counter() - start) / epochs
+    default_time = float("inf")
+    for _ in range(repeats):
+        est = skae.UndercompleteAE(CODE, max_iter=epochs, tol=0.0, random_state=0)
+        start = time.perf_counter()
+        est.fit(X)
+        default_time = min(default_time, (time.perf_counter() - start) / epochs)
     default_achieved = default_gflop / default_time
     log(f"  defaults ({default_hidden} hidden): {default_time:.3f} s/epoch")
     lines += [
@@ -239,7 +241,7 @@ def section_train(X, epochs, report, repeats=2):
         f"With its defaults (784-{default_hidden}-{CODE}, batch 256, Adam with a cosine "
         f"schedule), `UndercompleteAE({CODE}).fit` takes {default_time:.3f} s per epoch: "
         f"{default_gflop:.0f} GFLOP of GEMMs per epoch at {default_achieved:.0f} GFLOP/s, "
-        f"**{100 * default_achieved / peak:.0f}% of the GEMM peak** (one round).",
+        f"**{100 * default_achieved / peak:.0f}% of the GEMM peak** (best of {repeats} rounds).",
     ]
     report["train"] = "\n".join(lines)
     report["_train_numbers"] = {"peak": peak, "defaults": default_time, **rows}
