@@ -33,6 +33,11 @@ ae = SparseAE(
     output_activation="logistic",  # patches are in [0.1, 0.9]
     weight_decay=1e-4,
     learning_rate_init=2e-2,
+    # A constant step, as in Ng's exercise: the KL penalty keeps pulling the
+    # filters into shape long after the reconstruction has settled, and a
+    # cosine schedule over 300 epochs slows that down too early (final loss
+    # 0.60 against 0.46, and noisier filters).
+    learning_rate="constant",
     batch_size=1000,
     max_iter=300,
     random_state=0,
