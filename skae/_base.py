@@ -355,15 +355,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return torch.optim.Adam(groups, lr=self.learning_rate_init)
 
     def _batch_rows(self, n_samples: int) -> int:
-        """Rows per minibatch: ``batch_size``, ``"auto"`` being ``min(256, n_samples)``."""
-        return min(256, n_samples) if self.batch_size == "auto" else self.batch_size
+        """Rows per minibatch: ``batch_size`` (``"auto"``: 256), at most ``n_samples``."""
+        return min(256 if self.batch_size == "auto" else self.batch_size, n_samples)
 
     def _max_epochs(self, n_samples: int) -> int:
-        """Epochs of ``fit``: ``max_iter``, or for ``"auto"`` the whole epochs
-        of about :data:`AUTO_STEPS` minibatches, at most :data:`AUTO_MAX_EPOCHS`."""
+        """Epochs of ``fit``: ``max_iter``, or for ``"auto"`` the fewest whole
+        epochs of :data:`AUTO_STEPS` minibatches, at most :data:`AUTO_MAX_EPOCHS`."""
         if self.max_iter != "auto":
             return self.max_iter
-        batches = math.ceil(n_samples / min(self._batch_rows(n_samples), n_samples))
+        batches = math.ceil(n_samples / self._batch_rows(n_samples))
         return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / batches))
 
     def _loop_config(self, max_iter: int, n_samples: int, **overrides) -> LoopConfig:
