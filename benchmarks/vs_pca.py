@@ -141,21 +141,20 @@ def skae_estimators() -> dict:
     return dict(sorted(found.items()))
 
 
-def table_settings(cls, dataset: str) -> dict:
-    """The parameters :data:`SETTINGS` gives ``cls`` on ``dataset``."""
+def table_settings(cls, dataset: str, overrides=None) -> dict:
+    """The parameters :data:`SETTINGS` gives ``cls`` on ``dataset``, then
+    those of ``overrides`` (``--set``) that ``cls`` has."""
     table = SETTINGS[dataset]
     params = cls().get_params()
     settings = {k: v for k, v in table.get("*", {}).items() if k in params}
     settings.update(table.get(cls.__name__, {}))
+    settings.update({k: v for k, v in (overrides or {}).items() if k in params})
     return settings
 
 
 def make_estimator(cls, dataset: str, n_components: int, seed: int, overrides=None):
-    """An instance of ``cls`` with the table's settings for ``dataset``, then
-    those of ``overrides`` (``--set``) that ``cls`` has."""
-    settings = table_settings(cls, dataset)
-    params = cls().get_params()
-    settings.update({k: v for k, v in (overrides or {}).items() if k in params})
+    """An instance of ``cls`` with :func:`table_settings` for ``dataset``."""
+    settings = table_settings(cls, dataset, overrides)
     return cls(**settings, n_components=n_components, random_state=seed)
 
 
@@ -402,20 +401,17 @@ def main(argv=None):
         components,
     )
 
+    overrides = dict(args.set)
     rows, settings_used = [], {}
     for k in components:
         pca = evaluate("PCA", PCA(k, random_state=args.seed), data, args.seed, not args.no_knn)
         pca_mse = pca["mse"]
         rows.append(pca)
         for name in names:
-            model = make_estimator(available[name], args.dataset, k, args.seed, dict(args.set))
+            model = make_estimator(available[name], args.dataset, k, args.seed, overrides)
             if args.verbose and "verbose" in model.get_params():
                 model.set_params(verbose=2)
-            settings_used[name] = {
-                k: v
-                for k, v in model.get_params().items()
-                if k in {**table_settings(available[name], args.dataset), **dict(args.set)}
-            }
+            settings_used[name] = table_settings(available[name], args.dataset, overrides)
             rows.append(evaluate(name, model, data, args.seed, not args.no_knn))
         for r in rows:
             if r["n_components"] == k and "mse" in r:
