@@ -179,7 +179,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.n_components_,
             self.activation,
             self.code_activation,
-            self._output_activation(),
+            self.output_activation_,
             generator,
             self.device_,
         )
@@ -257,14 +257,34 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             int(s) for s in np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
         )
 
-    def _output_activation(self) -> str:
-        if self.output_activation == "auto":
-            return "logistic" if self.loss == "bce" else "identity"
-        return self.output_activation
+    def _resolve_output_activation(self, X: np.ndarray | None = None) -> str:
+        """The output activation that ``output_activation="auto"`` stands for.
+
+        The logistic for cross-entropy, and for the squared error on data in
+        [0, 1] (pixel intensities, ``MinMaxScaler`` output), whose
+        reconstructions then stay in that range; the identity otherwise.
+        On Fashion-MNIST the bounded output lowers the test error of a
+        784-1024-32 autoencoder by about 13% (``benchmarks/vs_pca.py``).
+        Without ``X`` (before fit) the data is taken to be unbounded.
+        """
+        if self.output_activation != "auto":
+            return self.output_activation
+        if self.loss == "bce":
+            return "logistic"
+        if X is not None and X.size and float(X.min()) >= 0.0 and float(X.max()) <= 1.0:
+            return "logistic"
+        return "identity"
 
     def _rescales(self) -> bool:
         """Whether the data is centred and scaled before the network sees it."""
-        return self.loss == "mse" and self._output_activation() == "identity"
+        return self.loss == "mse"
+
+    def _new_module(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
+        """:meth:`_build_module`, with its output activation acting in the units of ``X``."""
+        module = self._build_module(n_features, generator)
+        if self._rescales():
+            module.express_output_in_scaled_units(self.mean_, self.scale_)
+        return module.to(self.device_)
 
     def _validate_hyperparameters(self) -> None:
         """Checks that ``_parameter_constraints`` cannot express."""
@@ -273,7 +293,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "The 'hidden_layer_sizes' parameter must be a sequence of positive "
                 f"integers (or one); got {self.hidden_layer_sizes!r}."
             )
-        if self.loss == "bce" and self._output_activation() not in UNIT_INTERVAL_ACTIVATIONS:
+        bounded = self._resolve_output_activation() in UNIT_INTERVAL_ACTIVATIONS
+        if self.loss == "bce" and not bounded:
             raise InvalidParameterError(
                 "The 'output_activation' parameter must be 'auto' or 'logistic' when "
                 f"loss='bce' (cross-entropy needs outputs in (0, 1)); got "
@@ -322,6 +343,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_n_components(n_features, n_components)
         self.n_components_ = int(n_components)
         self.device_ = self._resolve_device()
+        self.output_activation_ = self._resolve_output_activation(X)
         if self._rescales():
             self.mean_, variances = _column_mean_var(X)
             scale = math.sqrt(float(variances.mean()))
@@ -332,7 +354,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         self._torch_rng = torch.Generator(device=self.device_).manual_seed(int(seed))
         init_rng = torch.Generator().manual_seed(int(seed))
-        self.module_ = self._build_module(n_features, init_rng).to(self.device_)
+        self.module_ = self._new_module(n_features, init_rng)
         self._optimizer = self._make_optimizer(self.module_)
         self._history = History()
 

@@ -109,8 +109,10 @@ class ConvolutionalAE(BaseAutoencoder):
     code_activation : str, default="identity"
         Activation of the code layer (same choices).
     output_activation : str, default="auto"
-        Activation of the reconstruction: ``"logistic"`` for ``loss="bce"``,
-        else ``"identity"``.
+        Activation of the reconstruction, acting in the units of ``X``.
+        ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
+        data in [0, 1] (pixels, ``MinMaxScaler`` output), so reconstructions
+        stay in that range, and ``"identity"`` otherwise.
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss: squared error, or Bernoulli cross-entropy for
         data in [0, 1] (a ``ValueError`` otherwise).
@@ -171,6 +173,9 @@ class ConvolutionalAE(BaseAutoencoder):
         Mean image removed before encoding (zeros when not rescaling).
     scale_ : float
         Global scale the centred data is divided by (1.0 when not rescaling).
+    output_activation_ : str
+        The output activation in use: ``output_activation``, with ``"auto"``
+        resolved on the data of the first fit.
     loss_curve_ : list of float
         Training objective per epoch (mean per-row loss in the scaled space).
     history_ : dict of list
@@ -306,7 +311,7 @@ class ConvolutionalAE(BaseAutoencoder):
             self.n_components_,
             self.activation,
             self.code_activation,
-            self._output_activation(),
+            self.output_activation_,
             generator,
             self.device_,
         )

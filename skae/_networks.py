@@ -29,6 +29,10 @@ ACTIVATIONS = {
 #: Activations whose outputs lie in (0, 1).
 UNIT_INTERVAL_ACTIVATIONS = frozenset({"logistic", "sigmoid"})
 
+#: Feature means are clipped to [p, 1 - p] before their logit is taken, so a
+#: pixel that is always 0 starts at a finite logit (-9.2) with a live gradient.
+MIN_MEAN_PROBABILITY = 1e-4
+
 
 def make_activation(name: str) -> nn.Module:
     """Return a fresh activation module for ``name``."""
@@ -132,6 +136,37 @@ class MLP(nn.Module):
         return x, trace
 
 
+class ActivationInDataUnits(nn.Module):
+    r"""``(act(l + c) - mean) / scale``: an activation in the units of ``X``, read in scaled units.
+
+    The network works on ``(x - mean) / scale`` (centred inputs train
+    faster), while an output bound such as the logistic's (0, 1) is a
+    statement about ``x`` itself: pixels in [0, 1].  For the logistic the
+    fixed offset :math:`c_j = \operatorname{logit}(\bar x_j)` makes an
+    untrained network, whose logits are near 0, reconstruct the mean row, as
+    a linear output does; otherwise :math:`c = 0`.  Nothing here is learned:
+    the buffers are rebuilt from the estimator's ``mean_`` and ``scale_``,
+    so they are not saved with the weights.
+    """
+
+    def __init__(self, activation: str, mean, scale: float):
+        super().__init__()
+        self.activation = make_activation(activation)
+        mean = torch.as_tensor(mean, dtype=torch.float32)
+        if activation in UNIT_INTERVAL_ACTIVATIONS:
+            offset = torch.logit(mean.clamp(MIN_MEAN_PROBABILITY, 1.0 - MIN_MEAN_PROBABILITY))
+        else:
+            offset = torch.zeros_like(mean)
+        self.register_buffer("offset", offset, persistent=False)
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer(
+            "inv_scale", torch.tensor(1.0 / float(scale), dtype=torch.float32), persistent=False
+        )
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return (self.activation(logits + self.offset) - self.mean) * self.inv_scale
+
+
 class Autoencoder(nn.Module):
     """Encoder ``f`` and decoder ``g`` with ``x̂ = out(g(f(x)))``.
 
@@ -146,6 +181,17 @@ class Autoencoder(nn.Module):
         self.decoder = decoder
         self.output_activation_name = output_activation
         self.output_activation = make_activation(output_activation)
+
+    def express_output_in_scaled_units(self, mean, scale: float) -> None:
+        """Let a non-linear output activation act in the units of ``X``.
+
+        The estimators feed the network ``(x - mean) / scale`` and compare its
+        output with that; a bounded activation such as the logistic only fits
+        data in [0, 1] before that map, so it becomes
+        :class:`ActivationInDataUnits`.  The identity needs no change.
+        """
+        if self.output_activation_name != "identity":
+            self.output_activation = ActivationInDataUnits(self.output_activation_name, mean, scale)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)

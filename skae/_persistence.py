@@ -32,6 +32,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
+from ._networks import ACTIVATIONS
 from ._training import History
 
 #: Bumped when the layout of the archive changes incompatibly.
@@ -405,11 +406,25 @@ def _rebuild(est, state_dict, optimizer_state) -> None:
         mean is None or (isinstance(mean, np.ndarray) and mean.shape == (n_features,)),
         f"mean_ must be an array of shape ({n_features},).",
     )
+    scale = getattr(est, "scale_", 1.0)
+    _check(
+        isinstance(scale, Real) and math.isfinite(scale) and scale > 0,
+        f"scale_ must be a positive number, got {scale!r}.",
+    )
+    if not hasattr(est, "output_activation_"):
+        # Files written before skae resolved "auto" from the data: their
+        # "auto" meant what it means without data.
+        est.output_activation_ = est._resolve_output_activation()
+    _check(
+        est.output_activation_ in ACTIVATIONS,
+        f"output_activation_ must be one of {sorted(ACTIVATIONS)}, "
+        f"got {est.output_activation_!r}.",
+    )
     # A model fitted on a GPU loads on a machine without one.
     if est.device_.type == "cuda" and not torch.cuda.is_available():
         est.device_ = torch.device("cpu")
     try:
-        module = est._build_module(n_features, torch.Generator().manual_seed(0))
+        module = est._new_module(n_features, torch.Generator().manual_seed(0))
     except (ValueError, TypeError, AttributeError, RuntimeError) as exc:
         raise ModelFileError(f"cannot rebuild the {name} network from the file: {exc}") from exc
     expected = module.state_dict()

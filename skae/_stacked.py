@@ -90,8 +90,10 @@ class StackedAE(BaseAutoencoder):
     code_activation : str, default="identity"
         Activation of the code layer (same choices).
     output_activation : str, default="auto"
-        Activation of the reconstruction: ``"logistic"`` for ``loss="bce"``,
-        else ``"identity"``.
+        Activation of the reconstruction, acting in the units of ``X``.
+        ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
+        data in [0, 1] (pixels, ``MinMaxScaler`` output), so reconstructions
+        stay in that range, and ``"identity"`` otherwise.
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss of fine-tuning (and of the first default layer).
     weight_decay : float, default=0.0
@@ -151,6 +153,9 @@ class StackedAE(BaseAutoencoder):
         Per-feature mean removed before encoding (zeros when not rescaling).
     scale_ : float
         Global scale the centred data is divided by (1.0 when not rescaling).
+    output_activation_ : str
+        The output activation in use: ``output_activation``, with ``"auto"``
+        resolved on the data of the first fit.
     loss_curve_ : list of float
         Fine-tuning objective per epoch (empty with ``fine_tune=False``).
     history_ : dict of list
@@ -307,13 +312,18 @@ class StackedAE(BaseAutoencoder):
         seeds = torch.randint(
             np.iinfo(np.int32).max, (len(widths),), generator=self._torch_rng, device=self.device_
         ).tolist()
+        # The first layer learns from X in its own units (it centres and
+        # scales for itself, and "auto" means the same to it as to the stack);
+        # _load_layer folds that into the stack's scaled input.
         codes = X.detach().cpu().numpy()
+        if self._rescales():
+            codes = codes * np.float32(self.scale_) + self.mean_.astype(np.float32)
         for i, (width, seed) in enumerate(zip(widths, seeds)):
             layer = self._make_layer(i, codes.shape[1], width, int(seed))
             if isinstance(layer, BernoulliRBM) and (codes.min() < 0 or codes.max() > 1):
                 raise ValueError(
-                    "BernoulliRBM layers need inputs in [0, 1]; fit the StackedAE with "
-                    "loss='bce' on data scaled to [0, 1] (e.g. MinMaxScaler)."
+                    "BernoulliRBM layers need inputs in [0, 1]; scale the data to [0, 1] "
+                    "(e.g. MinMaxScaler) before fitting the StackedAE."
                 )
             layer.fit(codes)
             self._load_layer(i, layer)
@@ -329,7 +339,7 @@ class StackedAE(BaseAutoencoder):
         code_activation = self.code_activation if last else self.activation
         if self.layer_estimator is None:
             if i == 0:
-                loss, output_activation = self.loss, self.output_activation
+                loss, output_activation = self.loss, self.output_activation_
             else:
                 output_activation = self.activation
                 loss = "bce" if output_activation in UNIT_INTERVAL_ACTIVATIONS else "mse"
@@ -367,13 +377,27 @@ class StackedAE(BaseAutoencoder):
     def _load_layer(self, i: int, layer) -> None:
         r"""Copy layer ``i``'s weights into encoder layer ``i`` and decoder layer ``L - i``.
 
-        A skae layer sees :math:`(a - m)/s`; folding that map in gives the
-        encoder :math:`W/s,\ b - W m/s` and the decoder (which returns
-        :math:`s \hat a + m`) :math:`s W,\ s b + m`.
+        The stack's layer ``i`` sees :math:`u` with :math:`a = S u + M` the
+        layer's own input (:math:`S, M` are ``scale_, mean_`` for the first
+        layer, 1 and 0 above it); a skae layer sees :math:`(a - m)/s`.
+        Folding both maps in gives the encoder :math:`W S/s,\ b + W (M - m)/s`.
+        A decoder with a linear output returns :math:`\hat a = s \hat y + m`,
+        which the stack reads as :math:`(\hat a - M)/S`: weights
+        :math:`W s/S,\ (s b + m - M)/S`.  A non-linear output acts in the
+        units of :math:`a` in both networks, so its logits carry over, shifted
+        by the difference of the fixed offsets :math:`c` the two add to them.
         """
+        if i == 0 and self._rescales():
+            in_mean, in_scale = np.asarray(self.mean_, dtype=np.float64), float(self.scale_)
+        else:
+            in_mean, in_scale = 0.0, 1.0
+        # A non-linear output may add a fixed offset to its logits; the stack's
+        # output adds its own, and its hidden layers none.
+        in_offset = _logit_offset(self.module_) if i == 0 else 0.0
         if isinstance(layer, BernoulliRBM):
             w_enc, b_enc = layer.components_, layer.intercept_hidden_
             w_dec, b_dec = layer.components_.T, layer.intercept_visible_
+            mean, scale, linear_output, offset = 0.0, 1.0, False, 0.0
         else:
             encoder, decoder = layer.module_.encoder.linears, layer.module_.decoder.linears
             if len(encoder) != 1 or len(decoder) != 1:
@@ -383,9 +407,14 @@ class StackedAE(BaseAutoencoder):
                 for p in (encoder[0].weight, encoder[0].bias, decoder[0].weight, decoder[0].bias)
             )
             mean, scale = np.asarray(layer.mean_, dtype=np.float64), float(layer.scale_)
-            b_enc = b_enc - w_enc @ mean / scale
-            w_enc = w_enc / scale
-            w_dec, b_dec = w_dec * scale, b_dec * scale + mean
+            linear_output = layer.output_activation_ == "identity"
+            offset = _logit_offset(layer.module_)
+        b_enc = b_enc + w_enc @ np.broadcast_to((in_mean - mean) / scale, w_enc.shape[1:])
+        w_enc = w_enc * (in_scale / scale)
+        if linear_output:
+            w_dec, b_dec = w_dec * (scale / in_scale), (scale * b_dec + mean - in_mean) / in_scale
+        else:
+            b_dec = b_dec + offset - in_offset
         n_layers = len(self._widths())
         targets = (
             (self.module_.encoder.linears[i], w_enc, b_enc),
@@ -394,3 +423,9 @@ class StackedAE(BaseAutoencoder):
         for linear, weight, bias in targets:
             linear.weight.copy_(torch.as_tensor(np.asarray(weight, dtype=np.float64)))
             linear.bias.copy_(torch.as_tensor(np.asarray(bias, dtype=np.float64)))
+
+
+def _logit_offset(module) -> np.ndarray | float:
+    """The fixed offset a module's output activation adds to its logits (0 if none)."""
+    offset = getattr(module.output_activation, "offset", None)
+    return 0.0 if offset is None else offset.detach().cpu().double().numpy()

@@ -77,8 +77,10 @@ class VAE(BaseAutoencoder):
         Activation of the hidden layers: "relu", "logistic" (or "sigmoid"),
         "tanh", "identity", "leaky_relu", "elu" or "gelu".
     output_activation : str, default="auto"
-        Activation of the decoder's mean: ``"logistic"`` for ``loss="bce"``,
-        else ``"identity"``.
+        Activation of the decoder's mean, acting in the units of ``X``.
+        ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
+        data in [0, 1] (pixels, ``MinMaxScaler`` output), so reconstructions
+        stay in that range, and ``"identity"`` otherwise.
     loss : {"mse", "bce"}, default="mse"
         The decoder's distribution: Gaussian (squared error) or Bernoulli
         (cross-entropy, data in [0, 1]).
@@ -138,6 +140,9 @@ class VAE(BaseAutoencoder):
         Per-feature mean removed before encoding (zeros when not rescaling).
     scale_ : float
         Global scale the centred data is divided by (1.0 when not rescaling).
+    output_activation_ : str
+        The output activation in use: ``output_activation``, with ``"auto"``
+        resolved on the data of the first fit.
     loss_curve_ : list of float
         Minus the ELBO (with ``beta``) per epoch, mean per row, scaled units.
     kl_curve_ : list of float
@@ -241,7 +246,7 @@ class VAE(BaseAutoencoder):
             self._hidden_sizes(),
             self.n_components_,
             self.activation,
-            self._output_activation(),
+            self.output_activation_,
             generator,
             self.device_,
         )

@@ -49,17 +49,28 @@ def test_pretraining_alone_gives_a_working_autoencoder(digits, pretrained):
     assert held_out_mse(pretrained, X_test) < 0.7 * baseline
 
 
-def test_assembled_network_is_exactly_the_chain_of_layers(digits, pretrained):
-    X_test = digits[1]
-    first, second = pretrained.layer_estimators_
-    # The stack feeds its first layer the centred, scaled data.
-    internal = (X_test - pretrained.mean_) / pretrained.scale_
-    codes = second.transform(first.transform(internal.astype(np.float32)))
-    np.testing.assert_allclose(pretrained.transform(X_test), codes, rtol=1e-4, atol=1e-5)
+def assert_is_the_chain_of_its_layers(stack, X):
+    first, second = stack.layer_estimators_
+    # The first layer learns from X as it is; the stack folds in its scaling.
+    codes = second.transform(first.transform(X))
+    np.testing.assert_allclose(stack.transform(X), codes, rtol=1e-4, atol=1e-5)
     # The decoders chain back in reverse, in the units of X.
     decoded = first.inverse_transform(second.inverse_transform(codes))
-    decoded = decoded * pretrained.scale_ + pretrained.mean_
-    np.testing.assert_allclose(pretrained.inverse_transform(codes), decoded, atol=1e-5)
+    np.testing.assert_allclose(stack.inverse_transform(codes), decoded, atol=1e-5)
+
+
+def test_assembled_network_is_exactly_the_chain_of_layers(digits, pretrained):
+    # digits lie in [0, 1], so "auto" gives the stack and its first layer a
+    # logistic output, whose logits carry over unchanged.
+    assert pretrained.output_activation_ == "logistic"
+    assert_is_the_chain_of_its_layers(pretrained, digits[1])
+
+
+def test_assembled_network_with_a_linear_output(digits):
+    # A linear output: the first layer's decoder is folded into the stack's units.
+    stack = small_stack(fine_tune=False, pretrain_max_iter=5, output_activation="identity")
+    stack = fit_quietly(stack, 3.0 * digits[0] - 1.0)
+    assert_is_the_chain_of_its_layers(stack, 3.0 * digits[1] - 1.0)
 
 
 def test_fine_tuning_lowers_held_out_error(digits, pretrained):

@@ -26,6 +26,7 @@ def test_linear_autoencoder_matches_pca(digits):
         8,
         hidden_layer_sizes=(),
         activation="identity",
+        output_activation="identity",  # "auto" is the logistic on data in [0, 1]
         learning_rate_init=3e-3,
         max_iter=300,
         random_state=0,
@@ -79,6 +80,26 @@ def test_bce_reconstructions_are_probabilities(digits):
     ae = UndercompleteAE(8, loss="bce", max_iter=5, random_state=0).fit(X_train)
     X_hat = ae.inverse_transform(ae.transform(X_test))
     assert X_hat.min() >= 0 and X_hat.max() <= 1
+
+
+def test_auto_output_is_logistic_for_data_in_the_unit_interval(digits):
+    X_train, X_test, _, _ = digits  # pixels in [0, 1]
+    ae = UndercompleteAE(8, max_iter=20, random_state=0).fit(X_train)
+    assert ae.output_activation_ == "logistic"
+    X_hat = ae.inverse_transform(ae.transform(X_test))
+    assert X_hat.min() >= 0 and X_hat.max() <= 1
+    # It acts in the units of X while the network works on centred, scaled
+    # rows: the same objective as a linear output, a lower error here.
+    linear = UndercompleteAE(8, output_activation="identity", max_iter=20, random_state=0)
+    linear.fit(X_train)
+    assert -ae.score(X_test) < -linear.score(X_test)
+    np.testing.assert_allclose(ae.mean_, X_train.mean(axis=0), atol=1e-6)
+    # Data outside [0, 1] keeps the linear output.
+    shifted = UndercompleteAE(8, max_iter=2, random_state=0).fit(X_train - 0.5)
+    assert shifted.output_activation_ == "identity"
+    # An explicit choice is kept as it is.
+    tanh = UndercompleteAE(8, output_activation="tanh", max_iter=2, random_state=0)
+    assert tanh.fit(X_train).output_activation_ == "tanh"
 
 
 def test_raw_unscaled_features_train_and_come_back_in_units_of_X():
