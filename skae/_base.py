@@ -83,15 +83,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     - :meth:`_fit_module` - the training schedule (greedy stacking).
 
     Data handling.  Like PCA, the estimator centres ``X``; with ``loss="mse"``
-    and a linear output layer it also divides by one global scale
+    it also divides by one global scale
     ``scale_ = sqrt(mean_j Var(X_j))``.  A single scalar keeps the objective
     the mean squared error in the units of ``X`` (up to a constant), exactly
     what PCA minimises, while the optimiser always sees data of unit size, so
     raw features such as ``load_breast_cancer``'s train without diverging.
     ``inverse_transform`` undoes both, returning the units of ``X``.  As with
     PCA, features in different units should still be standardised first
-    (``StandardScaler``) if each should count equally.  With ``loss="bce"``
-    or a bounded output activation the data is used as given.
+    (``StandardScaler``) if each should count equally.  A non-linear output
+    activation (the logistic that ``"auto"`` picks for data in [0, 1]) acts
+    in the units of ``X`` and is read back in the scaled units
+    (``skae._networks.ActivationInDataUnits``).  With ``loss="bce"``
+    the data is used as given.
     """
 
     _parameter_constraints: dict = {
