@@ -3,6 +3,7 @@
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
@@ -79,3 +80,18 @@ def test_set_overrides_parameters_the_estimator_has(vs_pca):
     assert "lam" not in params  # a parameter the estimator lacks is skipped
     with pytest.raises(Exception, match="name=value"):
         vs_pca.parse_setting("max_iter")
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_profile_and_speed_count_the_same_gemm_flops():
+    speed, profile = _load_script("speed"), _load_script("profile_training")
+    X = np.random.default_rng(0).uniform(size=(64, 784)).astype(np.float32)
+    ae = skae.UndercompleteAE(speed.CODE, hidden_layer_sizes=(speed.HIDDEN,), max_iter=1).fit(X)
+    per_epoch = profile.gemm_gflop_per_row(ae.module_) * 60_000
+    assert per_epoch == pytest.approx(speed.training_gflop_per_epoch(60_000, 784))

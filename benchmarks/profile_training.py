@@ -1,0 +1,77 @@
+"""Where the training time of ``UndercompleteAE`` goes, by torch operator.
+
+    python benchmarks/profile_training.py                # the defaults, 784-1024-32
+    python benchmarks/profile_training.py --hidden 256   # speed.py's network
+
+Profiles ``fit`` on Fashion-MNIST rows with :mod:`torch.profiler` and prints
+the share of the profiled time spent in GEMMs (``aten::mm`` and
+``aten::addmm``), the GEMMs' own throughput against the peak that
+``speed.py`` measures, the whole fit's throughput, and the top operators.
+This is what says how close to the GEMM peak any loop of this network and
+batch size can get: the rest is the optimizer and element-wise work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from speed import gemm_peak_gflops, load_data, log
+
+import skae
+
+GEMM_OPS = ("aten::mm", "aten::addmm")
+
+
+def gemm_gflop_per_row(module: torch.nn.Module) -> float:
+    """GEMM FLOPs of one training row: forward ``2 Σ in·out`` over the linear
+    layers, backward twice that less the first layer's unneeded input gradient."""
+    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    forward = sum(2 * m.in_features * m.out_features for m in linears)
+    first = linears[0]
+    return (3 * forward - 2 * first.in_features * first.out_features) / 1e9
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=15_360, help="training rows (60 batches)")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--hidden", type=int, default=None, help="one hidden width (default: the estimator's)"
+    )
+    args = parser.parse_args(argv)
+
+    X, description = load_data(args.rows)
+    params = dict(n_components=32, max_iter=args.epochs, tol=0.0, random_state=0)
+    if args.hidden:
+        params["hidden_layer_sizes"] = (args.hidden,)
+    skae.UndercompleteAE(**{**params, "max_iter": 1}).fit(X)  # warm up kernels and allocator
+    model = skae.UndercompleteAE(**params)
+    log(f"profiling {model} on {description}")
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        model.fit(X)
+        wall = time.perf_counter() - start
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    gemm = sum(e.self_cpu_time_total for e in events if e.key in GEMM_OPS) / 1e6
+    gflop = gemm_gflop_per_row(model.module_) * len(X) * args.epochs
+    peak = gemm_peak_gflops()
+    print(f"{description}; {model.n_iter_} epochs, {wall:.2f} s under the profiler")
+    threads = torch.get_num_threads()
+    print(f"GEMM peak (2048² float32 matmul, {threads} threads): {peak:.0f} GFLOP/s")
+    print(f"GEMMs: {100 * gemm / total:.1f}% of the profiled time, {gflop / gemm:.0f} GFLOP/s "
+          f"({100 * gflop / gemm / peak:.0f}% of peak)")
+    print(f"whole fit: {gflop / total:.0f} GFLOP/s ({100 * gflop / total / peak:.0f}% of peak)")
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+if __name__ == "__main__":
+    main()
