@@ -413,8 +413,15 @@ def _rebuild(est, state_dict, optimizer_state) -> None:
     )
     if not hasattr(est, "output_activation_"):
         # Files written before skae resolved "auto" from the data: their
-        # "auto" meant what it means without data.
+        # "auto" meant what it means without data, and a non-linear output
+        # with the squared error then worked on unscaled data.
         est.output_activation_ = est._resolve_output_activation()
+        _check(
+            not est._rescales() or est.output_activation_ == "identity",
+            f"the file predates output_activation_, and its {est.output_activation_!r} "
+            "output was trained on unscaled data, which this version of skae does not "
+            "rebuild; refit the model.",
+        )
     _check(
         est.output_activation_ in ACTIVATIONS,
         f"output_activation_ must be one of {sorted(ACTIVATIONS)}, "

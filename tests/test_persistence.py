@@ -439,3 +439,32 @@ def test_deeply_nested_or_unhashable_json_is_a_model_file_error(saved):
     _replace_member(saved, "skae.json", deep.encode())
     with pytest.raises(ModelFileError):
         load_model(saved)
+
+
+@pytest.mark.parametrize("value", ["softmax", 3])
+def test_unknown_output_activation_is_refused(saved, value):
+    _edit_metadata(
+        saved, lambda m: m["estimator"]["fitted"].update({"output_activation_": value})
+    )
+    with pytest.raises(ModelFileError, match="output_activation_"):
+        load_model(saved)
+
+
+def test_file_without_output_activation_attribute(digits, tmp_path):
+    # Files written before output_activation_ existed: a linear output (then
+    # the default of the squared error) loads unchanged; a non-linear one
+    # was trained on unscaled data and is refused with a pointer.
+    X_train, X_test = digits[0], digits[1]
+    linear = UndercompleteAE(8, output_activation="identity", max_iter=2, random_state=0)
+    linear.fit(X_train)
+    path = tmp_path / "linear.skae"
+    linear.save(path)
+    _edit_metadata(path, lambda m: m["estimator"]["fitted"].pop("output_activation_"))
+    assert_same_outputs(linear, load_model(path), X_test)
+
+    logistic = UndercompleteAE(8, output_activation="logistic", max_iter=2, random_state=0)
+    path = tmp_path / "logistic.skae"
+    logistic.fit(X_train).save(path)
+    _edit_metadata(path, lambda m: m["estimator"]["fitted"].pop("output_activation_"))
+    with pytest.raises(ModelFileError, match="predates output_activation_"):
+        load_model(path)
