@@ -26,8 +26,9 @@ class UndercompleteAE(BaseAutoencoder):
     - ``hidden_layer_sizes=()`` is the vanilla (one-layer) autoencoder;
       ``(h,)`` the multilayer and ``(h1, h2, ...)`` the deep autoencoder of
       Hinton & Salakhutdinov (2006).
-    - With ``activation="identity"`` and ``code_activation="identity"`` the
-      model is linear and learns the same subspace as
+    - With ``activation="identity"``, ``code_activation="identity"`` and
+      ``output_activation="identity"`` (which ``"auto"`` is not for data in
+      [0, 1]) the model is linear and learns the same subspace as
       :class:`~sklearn.decomposition.PCA` (Baldi & Hornik, 1989).
 
     Parameters
