@@ -27,6 +27,11 @@ from ._training import History, LoopConfig, run_epochs
 #: Rows per inference batch: bounds the memory of transform & co.
 INFERENCE_BATCH_SIZE = 8192
 
+#: How far outside [0, 1] data may stray by rounding and still count as lying
+#: in it for ``output_activation="auto"``: MinMaxScaler's output reaches
+#: 1 + 2.2e-16.
+UNIT_INTERVAL_SLACK = 1e-6
+
 #: A fit whose reconstruction loss exceeds this many times the loss of the
 #: constant (mean) reconstruction has diverged, even if it is still finite.
 DIVERGENCE_FACTOR = 1e4
@@ -274,7 +279,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return self.output_activation
         if self.loss == "bce":
             return "logistic"
-        if X is not None and X.size and float(X.min()) >= 0.0 and float(X.max()) <= 1.0:
+        slack = UNIT_INTERVAL_SLACK
+        if X is not None and X.size and X.min() >= -slack and X.max() <= 1.0 + slack:
             return "logistic"
         return "identity"
 

@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from skae import UndercompleteAE
 
@@ -94,6 +94,11 @@ def test_auto_output_is_logistic_for_data_in_the_unit_interval(digits):
     linear.fit(X_train)
     assert -ae.score(X_test) < -linear.score(X_test)
     np.testing.assert_allclose(ae.mean_, X_train.mean(axis=0), atol=1e-6)
+    # MinMaxScaler's output, which rounding can put a hair above 1, counts.
+    scaled = MinMaxScaler().fit_transform(load_breast_cancer().data)
+    assert scaled.max() > 1.0
+    auto = UndercompleteAE(4, max_iter=2, random_state=0).fit(scaled)
+    assert auto.output_activation_ == "logistic"
     # Data outside [0, 1] keeps the linear output.
     shifted = UndercompleteAE(8, max_iter=2, random_state=0).fit(X_train - 0.5)
     assert shifted.output_activation_ == "identity"
