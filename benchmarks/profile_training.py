@@ -23,20 +23,18 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import gemm_peak_gflops, load_data, log
+from speed import gemm_gflop_per_row, gemm_peak_gflops, load_data, log
 
 import skae
 
 GEMM_OPS = ("aten::mm", "aten::addmm")
 
 
-def gemm_gflop_per_row(module: torch.nn.Module) -> float:
-    """GEMM FLOPs of one training row: forward ``2 Σ in·out`` over the linear
-    layers, backward twice that less the first layer's unneeded input gradient."""
-    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
-    forward = sum(2 * m.in_features * m.out_features for m in linears)
-    first = linears[0]
-    return (3 * forward - 2 * first.in_features * first.out_features) / 1e9
+def linear_layers(module: torch.nn.Module) -> list:
+    """``[(in, out), ...]`` of the module's linear layers, in forward order."""
+    return [
+        (m.in_features, m.out_features) for m in module.modules() if isinstance(m, torch.nn.Linear)
+    ]
 
 
 def main(argv=None) -> None:
@@ -62,7 +60,7 @@ def main(argv=None) -> None:
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events) / 1e6
     gemm = sum(e.self_cpu_time_total for e in events if e.key in GEMM_OPS) / 1e6
-    gflop = gemm_gflop_per_row(model.module_) * len(X) * args.epochs
+    gflop = gemm_gflop_per_row(linear_layers(model.module_)) * len(X) * args.epochs
     peak = gemm_peak_gflops()
     print(f"{description}; {model.n_iter_} epochs, {wall:.2f} s under the profiler")
     threads = torch.get_num_threads()

@@ -89,18 +89,22 @@ def gemm_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def training_gflop_per_epoch(n_rows: int, n_features: int, hidden: int = HIDDEN) -> float:
-    """GEMM FLOPs of one epoch of the ``n_features-hidden-CODE`` MLP autoencoder.
+def gemm_gflop_per_row(layers) -> float:
+    """GEMM FLOPs of one training row through linear layers ``[(in, out), ...]``.
 
-    Forward: 2·(d·h + h·k) per layer pair, encoder and decoder; backward twice
-    that (weight and input gradients) except the input gradient of the first
-    layer, which nobody needs.
+    Forward: ``2·in·out`` per layer; backward twice that (weight and input
+    gradients) except the input gradient of the first layer, which nobody
+    needs.
     """
+    forward = sum(2 * a * b for a, b in layers)
+    first_in, first_out = layers[0]
+    return (3 * forward - 2 * first_in * first_out) / 1e9
+
+
+def training_gflop_per_epoch(n_rows: int, n_features: int, hidden: int = HIDDEN) -> float:
+    """GEMM FLOPs of one epoch of the ``n_features-hidden-CODE`` MLP autoencoder."""
     layers = [(n_features, hidden), (hidden, CODE), (CODE, hidden), (hidden, n_features)]
-    macs = sum(a * b for a, b in layers)
-    forward = 2 * macs
-    backward = 2 * (2 * macs - n_features * hidden)
-    return n_rows * (forward + backward) / 1e9
+    return n_rows * gemm_gflop_per_row(layers)
 
 
 # ----------------------------------------------------------------- trainers
