@@ -13,6 +13,8 @@ import math
 import torch
 from torch import nn
 
+from ._linear import Linear
+
 # Names follow scikit-learn's MLP ("identity", "logistic", "tanh", "relu");
 # "sigmoid" is accepted as the name the autoencoder literature uses.
 ACTIVATIONS = {
@@ -82,11 +84,15 @@ def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
 
 
 def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) -> nn.Linear:
-    """A linear layer initialised from ``generator`` (global RNG untouched)."""
+    """A linear layer initialised from ``generator`` (global RNG untouched).
+
+    It is a :class:`skae._linear.Linear`: an ``nn.Linear`` whose float32 CPU
+    products run in oneDNN, twice as fast as MKL on AMD CPUs.
+    """
     # skip_init builds the layer without running reset_parameters, which
     # would draw from torch's global generator.  (An explicit device=None
     # would leave the layer on the "meta" device, hence the default "cpu".)
-    layer = nn.utils.skip_init(nn.Linear, n_in, n_out, device=device or "cpu")
+    layer = nn.utils.skip_init(Linear, n_in, n_out, device=device or "cpu")
     with torch.no_grad():
         init_linear_(layer, generator)
     return layer

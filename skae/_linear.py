@@ -1,0 +1,137 @@
+"""A linear layer whose float32 CPU products run in oneDNN.
+
+PyTorch computes a float32 :class:`torch.nn.Linear` on the CPU with the BLAS
+it was built with (MKL on x86-64 wheels).  On the AMD EPYC machines this
+project is developed and benchmarked on, MKL reaches about half of what
+oneDNN's matmul -- the library PyTorch already ships and uses for
+convolutions -- does on the same cores: about 235 against 480-500 GFLOP/s for
+a 2048² product, and 2x on the 256-row products of a training step.
+``benchmarks/speed.py`` measures both in every run.  MKL is known to pick
+conservative kernels on non-Intel CPUs; on Intel CPUs the two libraries are
+expected to be close (not measured here).
+
+The maths is unchanged: the same float32 products with float32 accumulation
+(no reduced-precision "fast math" mode), so results agree with
+:func:`torch.nn.functional.linear` to float32 rounding, and a fit is as
+deterministic as before: same seed, same data, same threads, same model.
+
+The path is taken only where it is known to work: float32 tensors of two
+dimensions on the CPU, with a PyTorch that has the operator and passes a
+numerical self-check on first use.  Everything else -- float64, GPUs, other
+shapes, ``SKAE_ONEDNN=0`` in the environment -- goes through
+:func:`torch.nn.functional.linear` as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+#: Set ``SKAE_ONEDNN=0`` to send every linear layer through ``F.linear``.
+ENABLED = os.environ.get("SKAE_ONEDNN", "1") != "0"
+
+
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
+    """``x @ weight.T + bias`` by oneDNN (the operator TorchInductor uses on the CPU)."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+def _product(x: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
+    """:func:`_onednn_linear`, or ``F.linear`` for a product oneDNN declines."""
+    try:
+        return _onednn_linear(x, weight, bias)
+    except RuntimeError:
+        return F.linear(x, weight, bias)
+
+
+@functools.cache
+def onednn_available() -> bool:
+    """Whether this PyTorch has oneDNN's linear operator and it computes ``F.linear``."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    x = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]])
+    weight = torch.tensor([[0.5, 1.0, -1.0], [2.0, 0.0, 1.5], [-0.5, 0.25, 1.0], [1.0, 1.0, 1.0]])
+    bias = torch.tensor([0.1, -0.2, 0.3, 0.0])
+    y = torch.tensor([[1.0, 0.5, -1.0, 2.0], [-0.5, 1.0, 0.0, 1.0]])
+    try:
+        out = _onednn_linear(x, weight, bias)
+        # A weight gradient: a product of two transposed views.
+        grad = _onednn_linear(y.t(), x.t(), None)
+    except (AttributeError, RuntimeError, TypeError, NotImplementedError):
+        return False
+    return bool(torch.allclose(out, F.linear(x, weight, bias)) and torch.allclose(grad, y.t() @ x))
+
+
+def _strided_2d(t: torch.Tensor) -> torch.Tensor:
+    """``t`` if one of its dimensions is unit-strided (rows or columns), else a copy that is."""
+    return t if 1 in t.stride() else t.contiguous()
+
+
+class _OneDNNLinearFunction(torch.autograd.Function):
+    r"""``y = x W^T + b`` with the three products of autograd in oneDNN.
+
+    Backward: :math:`\partial x = g W`, :math:`\partial W = g^T x`,
+    :math:`\partial b = \sum_i g_i`, written as ``linear`` products of
+    transposed views so that no operand is copied.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return _product(x, weight, bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad = _strided_2d(grad)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _product(grad, weight.t(), None)
+        if ctx.needs_input_grad[1]:
+            grad_weight = _product(grad.t(), x.t(), None)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(0)
+        return grad_x, grad_weight, grad_bias
+
+
+def _takes_onednn_path(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (
+        ENABLED
+        and x.dim() == 2
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and x.shape[0] > 0
+        and weight.shape[0] > 0
+        and weight.shape[1] > 0
+        and onednn_available()
+    )
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
+    """:func:`torch.nn.functional.linear`, by oneDNN where that is faster and safe."""
+    if not _takes_onednn_path(x, weight):
+        return F.linear(x, weight, bias)
+    x = _strided_2d(x)
+    if torch.is_grad_enabled() and (
+        x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    ):
+        return _OneDNNLinearFunction.apply(x, weight, bias)
+    return _product(x, weight, bias)
+
+
+class Linear(nn.Linear):
+    """:class:`torch.nn.Linear` computed by :func:`linear`.
+
+    Same parameters, initialisation and ``state_dict`` as ``nn.Linear``; only
+    the kernel of the CPU float32 products differs.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)

@@ -1,0 +1,146 @@
+"""The oneDNN linear layer: same values and gradients as ``F.linear``, and a
+fallback wherever the fast path does not apply."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import skae
+from skae import _linear
+from skae._linear import Linear, linear, onednn_available
+
+needs_onednn = pytest.mark.skipif(not onednn_available(), reason="no oneDNN linear operator")
+
+
+def _operands(n_rows, n_in, n_out, bias=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_rows, n_in, generator=g)
+    w = torch.randn(n_out, n_in, generator=g) / n_in**0.5
+    b = torch.randn(n_out, generator=g) if bias else None
+    return x, w, b
+
+
+def _values_and_grads(fn, x, w, b, grad_out):
+    x = x.detach().clone().requires_grad_(True)
+    w = w.detach().clone().requires_grad_(True)
+    b = None if b is None else b.detach().clone().requires_grad_(True)
+    y = fn(x, w, b)
+    y.backward(grad_out)
+    return y.detach(), x.grad, w.grad, None if b is None else b.grad
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape", [(256, 784, 1024), (7, 32, 5), (1, 3, 1), (300, 1, 64)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_values_and_gradients_match_f_linear(shape, bias):
+    x, w, b = _operands(*shape, bias=bias)
+    grad_out = torch.randn(shape[0], shape[2], generator=torch.Generator().manual_seed(1))
+    ours = _values_and_grads(linear, x, w, b, grad_out)
+    reference = _values_and_grads(F.linear, x, w, b, grad_out)
+    for mine, ref in zip(ours, reference):
+        if ref is None:
+            assert mine is None
+        else:
+            # float32 rounding of sums of up to 784 terms, relative to their size
+            atol = 1e-6 * float(ref.abs().max())
+            torch.testing.assert_close(mine, ref, rtol=1e-5, atol=atol)
+
+
+@needs_onednn
+def test_transposed_expanded_and_sliced_operands():
+    x, w, b = _operands(64, 48, 40)
+    for operand in (x.t().contiguous().t(), x[:, ::2], torch.ones(1, 48).expand(64, 48)):
+        torch.testing.assert_close(
+            linear(operand, w[:, : operand.shape[1]], b),
+            F.linear(operand, w[:, : operand.shape[1]], b),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+    # An upstream gradient with a zero stride, as ``y.sum().backward()`` makes.
+    x.requires_grad_(True)
+    linear(x, w, b).sum().backward()
+    torch.testing.assert_close(x.grad, w.sum(0).expand(64, 48), rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_only_the_needed_gradients_are_computed():
+    x, w, b = _operands(16, 8, 4)
+    w.requires_grad_(True)
+    y = linear(x, w, b)  # neither x nor b requires a gradient
+    y.sum().backward()
+    assert x.grad is None and b.grad is None
+    torch.testing.assert_close(w.grad, torch.ones(4, 16) @ x)
+
+
+def test_other_dtypes_devices_and_switched_off_take_f_linear(monkeypatch):
+    x, w, b = _operands(32, 16, 8)
+    # float64: exactly F.linear, bit for bit.
+    assert torch.equal(
+        linear(x.double(), w.double(), b.double()), F.linear(x.double(), w.double(), b.double())
+    )
+    # A batch of matrices (3-D input) is not a product this path handles.
+    x3 = x.reshape(4, 8, 16)
+    assert torch.equal(linear(x3, w, b), F.linear(x3, w, b))
+    # Empty batches.
+    assert linear(x[:0], w, b).shape == (0, 8)
+    monkeypatch.setattr(_linear, "ENABLED", False)
+    assert torch.equal(linear(x, w, b), F.linear(x, w, b))
+
+
+@needs_onednn
+def test_a_product_onednn_declines_falls_back(monkeypatch):
+    def decline(*args):
+        raise RuntimeError("could not create a primitive descriptor")
+
+    monkeypatch.setattr(_linear, "_onednn_linear", decline)
+    x, w, b = _operands(32, 16, 8)
+    grad_out = torch.ones(32, 8)
+    ours = _values_and_grads(linear, x, w, b, grad_out)
+    reference = _values_and_grads(F.linear, x, w, b, grad_out)
+    for mine, ref in zip(ours, reference):
+        torch.testing.assert_close(mine, ref)
+
+
+@needs_onednn
+def test_inference_mode_records_nothing():
+    layer = Linear(12, 5)
+    x = torch.randn(3, 12)
+    with torch.inference_mode():
+        y = layer(x)
+    assert not y.requires_grad
+    with torch.no_grad():
+        torch.testing.assert_close(y, F.linear(x, layer.weight, layer.bias), rtol=1e-6, atol=1e-6)
+
+
+def test_layer_is_an_nn_linear_with_the_same_state():
+    layer = Linear(6, 3)
+    assert isinstance(layer, nn.Linear)
+    reference = nn.Linear(6, 3)
+    assert layer.state_dict().keys() == reference.state_dict().keys()
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 6)
+    torch.testing.assert_close(layer(x), reference(x), rtol=1e-6, atol=1e-6)
+
+
+def test_environment_variable_switches_the_path_off():
+    code = "import skae._linear as L; print(L.ENABLED)"
+    env = {**os.environ, "SKAE_ONEDNN": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@needs_onednn
+def test_a_fit_follows_the_same_losses_on_either_path(monkeypatch):
+    X = np.random.default_rng(0).random((400, 30)).astype(np.float32)
+    params = dict(hidden_layer_sizes=(24,), max_iter=8, batch_size=64, random_state=0)
+    fast = skae.UndercompleteAE(4, **params).fit(X)
+    monkeypatch.setattr(_linear, "ENABLED", False)
+    plain = skae.UndercompleteAE(4, **params).fit(X)
+    np.testing.assert_allclose(fast.loss_curve_, plain.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(fast.transform(X), plain.transform(X), rtol=1e-3, atol=1e-4)
