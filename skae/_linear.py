@@ -36,15 +36,15 @@ from torch.autograd.function import once_differentiable
 ENABLED = os.environ.get("SKAE_ONEDNN", "1") != "0"
 
 
-def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
+def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
     """``x @ weight.T + bias`` by oneDNN (the operator TorchInductor uses on the CPU)."""
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
 
 def _product(x: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
-    """:func:`_onednn_linear`, or ``F.linear`` for a product oneDNN declines."""
+    """:func:`onednn_linear`, or ``F.linear`` for a product oneDNN declines."""
     try:
-        return _onednn_linear(x, weight, bias)
+        return onednn_linear(x, weight, bias)
     except RuntimeError:
         return F.linear(x, weight, bias)
 
@@ -59,9 +59,9 @@ def onednn_available() -> bool:
     bias = torch.tensor([0.1, -0.2, 0.3, 0.0])
     y = torch.tensor([[1.0, 0.5, -1.0, 2.0], [-0.5, 1.0, 0.0, 1.0]])
     try:
-        out = _onednn_linear(x, weight, bias)
+        out = onednn_linear(x, weight, bias)
         # A weight gradient: a product of two transposed views.
-        grad = _onednn_linear(y.t(), x.t(), None)
+        grad = onednn_linear(y.t(), x.t(), None)
     except (AttributeError, RuntimeError, TypeError, NotImplementedError):
         return False
     return bool(torch.allclose(out, F.linear(x, weight, bias)) and torch.allclose(grad, y.t() @ x))

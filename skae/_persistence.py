@@ -424,8 +424,7 @@ def _rebuild(est, state_dict, optimizer_state) -> None:
         )
     _check(
         est.output_activation_ in ACTIVATIONS,
-        f"output_activation_ must be one of {sorted(ACTIVATIONS)}, "
-        f"got {est.output_activation_!r}.",
+        f"output_activation_ must be one of {sorted(ACTIVATIONS)}, got {est.output_activation_!r}.",
     )
     # A model fitted on a GPU loads on a machine without one.
     if est.device_.type == "cuda" and not torch.cuda.is_available():

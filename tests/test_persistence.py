@@ -443,9 +443,7 @@ def test_deeply_nested_or_unhashable_json_is_a_model_file_error(saved):
 
 @pytest.mark.parametrize("value", ["softmax", 3])
 def test_unknown_output_activation_is_refused(saved, value):
-    _edit_metadata(
-        saved, lambda m: m["estimator"]["fitted"].update({"output_activation_": value})
-    )
+    _edit_metadata(saved, lambda m: m["estimator"]["fitted"].update({"output_activation_": value}))
     with pytest.raises(ModelFileError, match="output_activation_"):
         load_model(saved)
 
