@@ -242,6 +242,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Shared by :meth:`_fit_module` and :meth:`partial_fit`, which trains the
         whole network even where a variant's ``fit`` schedule does more.
         """
+        # A warm start or partial_fit after set_params(weight_decay=...) trains
+        # with the new value, as MLPRegressor does with alpha (the step size
+        # is already read from the parameters at every fit).
+        self._optimizer.param_groups[0]["weight_decay"] = 2.0 * self.weight_decay
         return run_epochs(
             self.module_,
             self._optimizer,
@@ -373,7 +377,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         decay, no_decay = [], []
         for name, param in module.named_parameters():
             (decay if name.endswith("weight") else no_decay).append(param)
-        groups = [
+        groups = [  # the decay group first: _train_epochs updates it
             {"params": decay, "weight_decay": 2.0 * self.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]

@@ -6,6 +6,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -85,6 +86,28 @@ def test_warm_start_continues_and_cold_start_restarts(digits):
         assert est.loss_curve_[-1] < first_loss
         est.set_params(warm_start=False).fit(X_train)
     assert est.n_iter_ == 2
+
+
+def test_warm_start_and_partial_fit_train_with_a_changed_weight_decay(digits):
+    # MLPRegressor reads alpha at every fit; weight_decay must not be frozen
+    # into the optimizer by the first fit.
+    X_train = digits[0]
+
+    def weight_norm(est):
+        return sum(
+            float(p.detach().norm()) for n, p in est.module_.named_parameters() if "weight" in n
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = small(max_iter=2, warm_start=True).fit(X_train)
+        decayed = clone(plain).fit(X_train)
+        plain.fit(X_train)
+        decayed.set_params(weight_decay=1.0).fit(X_train)
+        assert weight_norm(decayed) < 0.9 * weight_norm(plain)
+        assert decayed._optimizer.param_groups[0]["weight_decay"] == 2.0
+        decayed.set_params(weight_decay=0.0).partial_fit(X_train)
+    assert [g["weight_decay"] for g in decayed._optimizer.param_groups] == [0.0, 0.0]
 
 
 # ---------------------------------------------------------------- dask
