@@ -126,6 +126,13 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
     return _product(x, weight, bias)
 
 
+def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b``; for matrices, by oneDNN where :func:`linear` would use it."""
+    if a.dim() == 2 and b.dim() == 2:
+        return linear(a, b.t())
+    return a @ b
+
+
 class Linear(nn.Linear):
     """:class:`torch.nn.Linear` computed by :func:`linear`.
 

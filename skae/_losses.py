@@ -13,6 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._linear import matmul
+
 
 def squared_error_per_row(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     r"""Squared reconstruction error :math:`\lVert \hat x - x \rVert^2` of each row."""
@@ -146,21 +148,29 @@ def jacobian_frobenius_sq(weights, derivatives) -> torch.Tensor:
 
     # A = D_L W_L ... D_2 W_2, built from the code side.  It stays one shared
     # 2-D matrix while every D_l on the way is the identity, and becomes a
-    # per-row (n, k, h) stack at the first non-linear layer.
+    # per-row (n, k, h) stack at the first non-linear layer.  The products
+    # go through skae's matmul, the same kernels as the linear layers: with
+    # h = 1024 the Gram matrix alone is 0.8 of a training step's GEMMs.
     a = None
     for w, d in zip(weights[:0:-1], derivatives[:0:-1]):
         if d is None:
-            a = w if a is None else a @ w
+            a = w if a is None else matmul(a, w)
         elif a is None:
             a = d.unsqueeze(-1) * w
         else:
-            a = (a * d.unsqueeze(1)) @ w
-    gram_first = first @ first.T
+            a = _stack_matmul(a * d.unsqueeze(1), w)
+    gram_first = matmul(first, first.T)
     if a.dim() == 2:
-        coupling = gram_first * (a.T @ a)
+        coupling = gram_first * matmul(a.T, a)
         if d1 is None:
             return coupling.sum().reshape(1)
-        return ((d1 @ coupling) * d1).sum(dim=1)
+        return (matmul(d1, coupling) * d1).sum(dim=1)
     if d1 is not None:
         a = a * d1.unsqueeze(1)
-    return ((a @ gram_first) * a).sum(dim=(1, 2))
+    return (_stack_matmul(a, gram_first) * a).sum(dim=(1, 2))
+
+
+def _stack_matmul(stack: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``stack @ m`` for a ``(n, k, p)`` stack and a ``(p, q)`` matrix, as one 2-D product."""
+    n, k, p = stack.shape
+    return matmul(stack.reshape(n * k, p), m).reshape(n, k, m.shape[1])
