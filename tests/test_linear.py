@@ -18,6 +18,12 @@ from skae._linear import Linear, linear, onednn_available
 needs_onednn = pytest.mark.skipif(not onednn_available(), reason="no oneDNN linear operator")
 
 
+@pytest.fixture(autouse=True)
+def every_size_takes_onednn(monkeypatch):
+    """Small products normally stay with F.linear; these tests check oneDNN's."""
+    monkeypatch.setattr(_linear, "MIN_MULTIPLY_ADDS", 0)
+
+
 def _operands(n_rows, n_in, n_out, bias=True, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n_rows, n_in, generator=g)
@@ -89,6 +95,10 @@ def test_other_dtypes_devices_and_switched_off_take_f_linear(monkeypatch):
     assert torch.equal(linear(x3, w, b), F.linear(x3, w, b))
     # Empty batches.
     assert linear(x[:0], w, b).shape == (0, 8)
+    # Products too small to win back oneDNN's call overhead.
+    monkeypatch.setattr(_linear, "MIN_MULTIPLY_ADDS", 32 * 16 * 8 + 1)
+    assert torch.equal(linear(x, w, b), F.linear(x, w, b))
+    monkeypatch.setattr(_linear, "MIN_MULTIPLY_ADDS", 0)
     monkeypatch.setattr(_linear, "ENABLED", False)
     assert torch.equal(linear(x, w, b), F.linear(x, w, b))
 
