@@ -42,9 +42,9 @@ REFERENCE_ROWS = 8192
 
 #: ``max_iter="auto"`` trains for the fewest whole epochs that make this many
 #: minibatch steps: what a cosine schedule needs to anneal well on data the
-#: size of Fashion-MNIST (14 epochs of 60 000 rows, under a minute on 2 CPU
-#: cores), while small data sets get many epochs of few steps each...
-AUTO_STEPS = 3200
+#: size of Fashion-MNIST (21 epochs of 60 000 rows, 25-45 s on 2 CPU cores),
+#: while small data sets get many epochs of few steps each...
+AUTO_STEPS = 4800
 #: ...but never more epochs than scikit-learn's MLP default ``max_iter``.
 AUTO_MAX_EPOCHS = 200
 

@@ -122,7 +122,7 @@ class ConvolutionalAE(BaseAutoencoder):
         Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
     max_iter : int or "auto", default="auto"
         Maximum number of epochs.  ``"auto"`` trains for the fewest whole
-        epochs that make 3200 minibatch steps, at most 200: 14 epochs
+        epochs that make 4800 minibatch steps, at most 200: 21 epochs
         of 60 000 rows, 200 of 1 000.  Convolutions are costly on a CPU: on
         tens of thousands of images a few epochs already beat a dense
         autoencoder.

@@ -85,7 +85,7 @@ class DenoisingAE(BaseAutoencoder):
         Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
     max_iter : int or "auto", default="auto"
         Maximum number of epochs.  ``"auto"`` trains for the fewest whole
-        epochs that make 3200 minibatch steps, at most 200: 14 epochs
+        epochs that make 4800 minibatch steps, at most 200: 21 epochs
         of 60 000 rows, 200 of 1 000.
     learning_rate : {"constant", "cosine"}, default="cosine"
         Step-size schedule. ``"cosine"`` anneals the step size after every

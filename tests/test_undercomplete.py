@@ -230,8 +230,8 @@ def test_cosine_schedule_anneals_to_zero(digits):
 @pytest.mark.parametrize(
     "n_samples, batch_size, epochs",
     [
-        (1000, 2, 7),  # 500 steps per epoch: 7 epochs make 3500 steps
-        (900, 7, 25),  # 129 steps per epoch: 25 epochs make 3225
+        (1000, 2, 10),  # 500 steps per epoch: 10 epochs make 5000 steps
+        (900, 7, 38),  # 129 steps per epoch: 38 epochs make 4902
         (40, 16, 200),  # 3 steps per epoch: capped at 200 epochs
     ],
 )
