@@ -25,7 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import gemm_gflop_per_row, gemm_peaks, load_data, log
+from speed import describe_peaks, gemm_gflop_per_row, gemm_peaks, load_data, log
 
 import skae
 
@@ -67,8 +67,10 @@ def main(argv=None) -> None:
     peak = max(peaks.values())
     print(f"{description}; {model.n_iter_} epochs, {wall:.2f} s under the profiler")
     threads = torch.get_num_threads()
-    measured = ", ".join(f"{library} {value:.0f}" for library, value in peaks.items())
-    print(f"GEMM peak (2048² float32 product, {threads} threads): {peak:.0f} GFLOP/s ({measured})")
+    print(
+        f"GEMM peak (2048² float32 product, {threads} threads): {peak:.0f} GFLOP/s "
+        f"({describe_peaks(peaks)})"
+    )
     print(
         f"GEMMs: {100 * gemm / total:.1f}% of the profiled time, {gflop / gemm:.0f} GFLOP/s "
         f"({100 * gflop / gemm / peak:.0f}% of peak)"

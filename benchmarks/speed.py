@@ -107,9 +107,9 @@ def gemm_peaks(size: int = 2048, repeats: int = 10) -> dict:
     return peaks
 
 
-def gemm_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """The machine's float32 GEMM peak: the faster library's, in GFLOP/s."""
-    return max(gemm_peaks(size, repeats).values())
+def describe_peaks(peaks: dict) -> str:
+    """``"torch.matmul 222, oneDNN 455"``: each library's measured peak, for a report."""
+    return ", ".join(f"{library} {value:.0f}" for library, value in peaks.items())
 
 
 def gemm_gflop_per_row(layers) -> float:
@@ -265,7 +265,7 @@ def section_train(X, epochs, report, repeats=2):
     matmul_peak = peaks["torch.matmul"]
     default_time = rows.pop(defaults)
     skae_time = rows["skae UndercompleteAE"]
-    measured = ", ".join(f"{library} {value:.0f}" for library, value in peaks.items())
+    measured = describe_peaks(peaks)
     lines = [
         f"GEMM peak measured: **{peak:.0f} GFLOP/s** (the best 2048² float32 product, "
         f"{torch.get_num_threads()} threads, best of {repeats} rounds: {measured} GFLOP/s). "
