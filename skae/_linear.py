@@ -1,40 +1,107 @@
-"""A linear layer whose float32 CPU products run in oneDNN.
+"""A linear layer whose float32 CPU products run in oneDNN where MKL is slow.
 
 PyTorch computes a float32 :class:`torch.nn.Linear` on the CPU with the BLAS
-it was built with (MKL on x86-64 wheels).  On the AMD EPYC machines this
-project is developed and benchmarked on, MKL reaches about half of what
-oneDNN's matmul -- the library PyTorch already ships and uses for
-convolutions -- does on the same cores: about 235 against 480-500 GFLOP/s for
-a 2048² product, and 2x on the 256-row products of a training step.
-``benchmarks/speed.py`` measures both in every run.  MKL is known to pick
-conservative kernels on non-Intel CPUs; on Intel CPUs the two libraries are
-expected to be close (not measured here).
+it was built with (MKL on x86-64 wheels).  MKL dispatches its kernels by CPU
+vendor: on Intel CPUs it runs its best ones, on others it does not.  On the
+AMD EPYC machines this project was first benchmarked on, MKL reached about
+half of what oneDNN's matmul -- the library PyTorch already ships and uses
+for convolutions -- does on the same cores (about 222 against 455 GFLOP/s
+for a 2048² product, and 2x on the 256-row products of a training step); on
+the Intel Xeon (Sapphire Rapids) machines it is benchmarked on now, MKL is
+the faster of the two on every product of a training step (by 5-30%).
+``benchmarks/speed.py`` measures both libraries, and a fit with each, in
+every run.
+
+So the products go to oneDNN by default only where MKL is PyTorch's BLAS and
+the CPU is an x86-64 one not made by Intel (:func:`onednn_by_default`); the
+environment variable ``SKAE_ONEDNN`` overrides that choice: ``1`` sends them
+to oneDNN on any CPU, ``0`` never.
 
 The maths is unchanged: the same float32 products with float32 accumulation
 (no reduced-precision "fast math" mode), so results agree with
 :func:`torch.nn.functional.linear` to float32 rounding, and a fit is as
-deterministic as before: same seed, same data, same threads, same model.
+deterministic as before: same seed, same data, same machine, same model.
 
-The path is taken only where it is known to work and pays: float32 tensors
-of two dimensions on the CPU, products of at least ``MIN_MULTIPLY_ADDS``
-multiply-adds, with a PyTorch that has the operator and passes a numerical
-self-check on first use.  Everything else -- float64, GPUs, other shapes,
-small products, ``SKAE_ONEDNN=0`` in the environment -- goes through
-:func:`torch.nn.functional.linear` as before.
+The oneDNN path is taken only where it is known to work and pays: float32
+tensors of two dimensions on the CPU, products of at least
+``MIN_MULTIPLY_ADDS`` multiply-adds, with a PyTorch that has the operator and
+passes a numerical self-check on first use.  Everything else -- float64,
+GPUs, other shapes, small products -- goes through
+:func:`torch.nn.functional.linear`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import platform
+import sys
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-#: Set ``SKAE_ONEDNN=0`` to send every linear layer through ``F.linear``.
-ENABLED = os.environ.get("SKAE_ONEDNN", "1") != "0"
+
+def cpu_vendor() -> str | None:
+    """The CPU's vendor string (``"GenuineIntel"``, ``"AuthenticAMD"``, ...), or None.
+
+    Read from ``/proc/cpuinfo`` on Linux and from the processor description
+    on Windows; x86 Macs are all Intel.  None where it cannot be told.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+                for line in cpuinfo:
+                    key, _, value = line.partition(":")
+                    if key.strip() == "vendor_id":
+                        return value.strip()
+        except OSError:
+            return None
+        return None
+    if sys.platform == "win32":
+        description = platform.processor()
+        return next((v for v in ("GenuineIntel", "AuthenticAMD") if v in description), None)
+    if sys.platform == "darwin" and platform.machine() == "x86_64":
+        return "GenuineIntel"
+    return None
+
+
+def onednn_by_default(vendor: str | None, machine: str, mkl: bool) -> bool:
+    """Whether the products go to oneDNN when ``SKAE_ONEDNN`` does not say.
+
+    Yes on x86-64 CPUs of another vendor than Intel when PyTorch's BLAS is
+    MKL, which runs slower kernels there (measured 2x on an AMD EPYC); no on
+    Intel CPUs, where MKL is the faster library, and wherever nothing was
+    measured (other architectures and BLAS libraries, an unknown vendor):
+    there PyTorch's own ``F.linear`` stays.
+    """
+    x86_64 = machine.lower() in ("x86_64", "amd64")
+    return mkl and x86_64 and vendor is not None and vendor != "GenuineIntel"
+
+
+def onednn_by_default_here() -> bool:
+    """:func:`onednn_by_default` for this machine and this PyTorch."""
+    return onednn_by_default(cpu_vendor(), platform.machine(), torch.backends.mkl.is_available())
+
+
+def _enabled_from_environment() -> bool:
+    setting = os.environ.get("SKAE_ONEDNN", "auto").strip().lower()
+    if setting in ("0", "1"):
+        return setting == "1"
+    if setting not in ("auto", ""):
+        warnings.warn(
+            f"SKAE_ONEDNN={setting!r} is not one of '0', '1' or 'auto'; using 'auto'.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return onednn_by_default_here()
+
+
+#: Whether linear layers may use oneDNN: ``SKAE_ONEDNN=1`` (always), ``0``
+#: (never), else (``auto``, the default) :func:`onednn_by_default`.
+ENABLED = _enabled_from_environment()
 
 #: Multiply-adds (rows x inputs x outputs) below which a layer stays with
 #: ``F.linear``: a oneDNN call costs about 15 us against PyTorch's 6 us, which

@@ -87,7 +87,7 @@ def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) 
     """A linear layer initialised from ``generator`` (global RNG untouched).
 
     It is a :class:`skae._linear.Linear`: an ``nn.Linear`` whose float32 CPU
-    products run in oneDNN, twice as fast as MKL on AMD CPUs.
+    products run in oneDNN on CPUs where that beats PyTorch's BLAS (2x on AMD).
     """
     # skip_init builds the layer without running reset_parameters, which
     # would draw from torch's global generator.  (An explicit device=None

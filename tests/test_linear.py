@@ -2,6 +2,7 @@
 fallback wherever the fast path does not apply."""
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -20,8 +21,10 @@ needs_onednn = pytest.mark.skipif(not onednn_available(), reason="no oneDNN line
 
 @pytest.fixture(autouse=True)
 def every_size_takes_onednn(monkeypatch):
-    """Small products normally stay with F.linear; these tests check oneDNN's."""
+    """These tests check oneDNN's path, which small products and Intel CPUs
+    (where MKL is faster) normally do not take."""
     monkeypatch.setattr(_linear, "MIN_MULTIPLY_ADDS", 0)
+    monkeypatch.setattr(_linear, "ENABLED", True)
 
 
 def _operands(n_rows, n_in, n_out, bias=True, seed=0):
@@ -138,11 +141,47 @@ def test_layer_is_an_nn_linear_with_the_same_state():
     torch.testing.assert_close(layer(x), reference(x), rtol=1e-6, atol=1e-6)
 
 
-def test_environment_variable_switches_the_path_off():
-    code = "import skae._linear as L; print(L.ENABLED)"
-    env = {**os.environ, "SKAE_ONEDNN": "0"}
+def _enabled_in_a_fresh_process(setting):
+    code = "import skae._linear as L; print(L.ENABLED, L.onednn_by_default_here())"
+    env = {k: v for k, v in os.environ.items() if k != "SKAE_ONEDNN"}
+    if setting is not None:
+        env["SKAE_ONEDNN"] = setting
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == "False", out.stderr
+    enabled, by_default = out.stdout.split()
+    return enabled == "True", by_default == "True", out.stderr
+
+
+def test_environment_variable_switches_the_path_off_and_on():
+    assert _enabled_in_a_fresh_process("0")[0] is False
+    assert _enabled_in_a_fresh_process("1")[0] is True
+    enabled, by_default, _ = _enabled_in_a_fresh_process(None)
+    assert enabled is by_default
+    enabled, by_default, stderr = _enabled_in_a_fresh_process("yes")
+    assert enabled is by_default and "SKAE_ONEDNN='yes'" in stderr
+
+
+@pytest.mark.parametrize(
+    "vendor, machine, mkl, expected",
+    [
+        ("AuthenticAMD", "x86_64", True, True),  # MKL's slow kernels: measured 2x
+        ("HygonGenuine", "AMD64", True, True),
+        ("GenuineIntel", "x86_64", True, False),  # MKL is the faster library
+        ("AuthenticAMD", "x86_64", False, False),  # another BLAS: not measured
+        (None, "x86_64", True, False),
+        (None, "aarch64", False, False),
+        (None, "arm64", True, False),
+    ],
+)
+def test_onednn_is_the_default_only_where_mkl_runs_slow_kernels(vendor, machine, mkl, expected):
+    assert _linear.onednn_by_default(vendor, machine, mkl) is expected
+
+
+def test_cpu_vendor_is_read_from_the_system():
+    vendor = _linear.cpu_vendor()
+    assert vendor is None or (isinstance(vendor, str) and vendor)
+    if sys.platform.startswith("linux") and platform.machine() == "x86_64":
+        with open("/proc/cpuinfo") as cpuinfo:
+            assert f": {vendor}" in cpuinfo.read()
 
 
 @needs_onednn
