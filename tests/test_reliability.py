@@ -22,6 +22,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skae import UndercompleteAE
 from skae._training import TrainingDiverged
 
 from ._small import ESTIMATOR_IDS, ESTIMATORS, fit_quietly, make_small, unit_data
@@ -589,3 +590,20 @@ def test_data_far_from_zero_with_a_tiny_spread_is_not_divergence(cls, seed):
     estimator = make_small(cls, n_components=1, hidden_layer_sizes=(1,), random_state=seed)
     estimator.partial_fit(X)
     assert np.isfinite(estimator.transform(X)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chunk_elements", [7, 64, 2**17])
+def test_centring_statistics_match_numpy_at_any_chunking(monkeypatch, dtype, chunk_elements):
+    from skae import _base
+
+    monkeypatch.setattr(_base, "STATISTICS_CHUNK_ELEMENTS", chunk_elements)
+    rng = np.random.default_rng(0)
+    # Far from zero with a small spread: a one-pass formula would cancel.
+    X = (1e3 + rng.normal(scale=[0.01, 1.0, 3.0, 0.2, 50.0], size=(101, 5))).astype(dtype)
+    mean, variance = _base._mean_and_mean_variance(X)
+    np.testing.assert_allclose(mean, X.mean(0, dtype=np.float64), rtol=1e-14)
+    np.testing.assert_allclose(variance, X.var(0, dtype=np.float64).mean(), rtol=1e-12)
+    ae = UndercompleteAE(n_components=2, hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    fit_quietly(ae, X)
+    assert ae.scale_ == pytest.approx(np.sqrt(X.var(0, dtype=np.float64).mean()), rel=1e-12)
