@@ -5,7 +5,9 @@ shape when the dataset is not installed), same network (784-256-32-256-784
 MLP, ReLU, linear code), same batch size (256), optimizer (Adam, lr 1e-3) and
 number of epochs for:
 
-(a) skae ``UndercompleteAE.fit``;
+(a) skae ``UndercompleteAE.fit``, and again with the GEMM library skae did
+    not pick for this CPU (``skae/_linear.py``: oneDNN on non-Intel x86-64,
+    PyTorch's BLAS elsewhere), so that every run shows the choice was right;
 (b) the equivalent hand-written PyTorch loop, with ``nn.Linear`` layers, and
     the same loop with skae's linear layers (which run their products in
     oneDNN, see ``skae/_linear.py``), so that the loop and the GEMM library
@@ -13,8 +15,9 @@ number of epochs for:
 (c) skorch's ``NeuralNetRegressor`` with the same module (``pip install -e ".[bench]"``).
 
 It also reports the GEMM peak it measures itself (a large float32 product, by
-``torch.matmul`` and by oneDNN: the peak is the faster of the two) and the
-share of it each trainer achieves, the cost of each skae variant's
+``torch.matmul`` and by oneDNN: the peak is the faster of the two), the share
+of it each trainer achieves, the ceiling of that share for this network and
+batch size (the products of one training step alone, back to back), the cost of each skae variant's
 penalty against ``UndercompleteAE``, skae's VAE against a hand-written
 pytorch/examples-style VAE (time and ELBO), ``transform`` throughput against
 PCA's, the peak memory of transforming 1,000,000 rows (in a subprocess), and
@@ -32,6 +35,7 @@ Timings on a busy machine are meaningless: run it alone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -47,6 +51,7 @@ from sklearn.base import clone
 from torch import nn
 
 import skae
+from skae import _linear
 from skae._linear import Linear as SkaeLinear
 from skae._linear import onednn_available, onednn_linear
 
@@ -59,6 +64,38 @@ SECTIONS = ("train", "variants", "vae", "transform", "memory", "gridsearch")
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_name() -> str:
+    return "MKL" if torch.backends.mkl.is_available() else "PyTorch's BLAS"
+
+
+def kernel_name(onednn: bool) -> str:
+    """The library that computes skae's float32 CPU products on the given path."""
+    return "oneDNN" if onednn else blas_name()
+
+
+@contextlib.contextmanager
+def products_in(onednn: bool):
+    """Run skae's linear layers on the oneDNN path or on ``F.linear``, for a comparison."""
+    chosen = _linear.ENABLED
+    _linear.ENABLED = onednn
+    try:
+        yield
+    finally:
+        _linear.ENABLED = chosen
 
 
 # ----------------------------------------------------------------- data
@@ -126,8 +163,52 @@ def gemm_gflop_per_row(layers) -> float:
 
 def training_gflop_per_epoch(n_rows: int, n_features: int, hidden: int = HIDDEN) -> float:
     """GEMM FLOPs of one epoch of the ``n_features-hidden-CODE`` MLP autoencoder."""
-    layers = [(n_features, hidden), (hidden, CODE), (CODE, hidden), (hidden, n_features)]
-    return n_rows * gemm_gflop_per_row(layers)
+    return n_rows * gemm_gflop_per_row(autoencoder_layers(n_features, hidden))
+
+
+def step_gemm_seconds(layers, batch: int = BATCH, repeats: int = 30) -> float:
+    """Seconds of the GEMMs of one training step alone, best of ``repeats``.
+
+    The products :func:`gemm_gflop_per_row` counts, for linear layers
+    ``[(in, out), ...]`` on ``batch`` rows: forward ``x W^T + b``, weight
+    gradient ``g^T x``, input gradient ``g W`` (not for the first layer),
+    by skae's own dispatch (:func:`skae._linear.linear`), back to back on
+    fresh operands of the training shapes.  No trainer of this network can
+    beat it, so it is the ceiling of the share of the GEMM peak for this
+    network and batch size.
+    """
+    generator = torch.Generator().manual_seed(0)
+    operands = [
+        (
+            torch.randn(batch, n_in, generator=generator),
+            torch.randn(n_out, n_in, generator=generator),
+            torch.randn(n_out, generator=generator),
+            torch.randn(batch, n_out, generator=generator),
+        )
+        for n_in, n_out in layers
+    ]
+
+    def step():
+        for x, weight, bias, _ in operands:
+            _linear.linear(x, weight, bias)
+        for index, (x, weight, _, grad) in enumerate(reversed(operands)):
+            _linear.linear(grad.t(), x.t())
+            if index < len(operands) - 1:
+                _linear.linear(grad, weight.t())
+
+    for _ in range(3):
+        step()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def autoencoder_layers(n_features: int, hidden: int = HIDDEN) -> list:
+    """``[(in, out), ...]`` of the ``n_features-hidden-CODE`` MLP autoencoder."""
+    return [(n_features, hidden), (hidden, CODE), (CODE, hidden), (hidden, n_features)]
 
 
 # ----------------------------------------------------------------- trainers
@@ -228,11 +309,20 @@ def time_skae_defaults(X: np.ndarray, epochs: int) -> float:
 
 def section_train(X, epochs, report, repeats=2):
     gflop = training_gflop_per_epoch(*X.shape)
+    chosen = kernel_name(_linear.ENABLED)
+    other = kernel_name(not _linear.ENABLED)
+    skae_name = f"skae UndercompleteAE ({chosen}: skae's choice here)"
+    other_name = f"skae UndercompleteAE with {other} instead"
+    skae_layers_name = "hand-written torch loop, skae's linear layers"
+
+    def time_other_kernel():
+        with products_in(onednn=not _linear.ENABLED):
+            return time_skae(skae.UndercompleteAE, X, epochs)
+
     # Warm up allocators and kernels with one full-size epoch of each trainer,
     # so that no trainer pays the process's first-touch costs for another.
     time_skae(skae.UndercompleteAE, X, 1)
     time_hand_written(X, 1)
-    time_hand_written(X, 1, linear=SkaeLinear)
     # Interleave the trainers and keep each one's best round: a shared
     # machine's noise then hits every trainer alike.  The GEMM peak is
     # measured at the start of every round too, and the best is kept, so no
@@ -241,20 +331,25 @@ def section_train(X, epochs, report, repeats=2):
     # leave less of an epoch to Adam and the element-wise work; they take
     # part in the rounds but have their own line below the table.
     defaults = "skae UndercompleteAE, defaults"
-    trainers = {
-        "skae UndercompleteAE": lambda: time_skae(skae.UndercompleteAE, X, epochs),
-        "hand-written torch loop": lambda: time_hand_written(X, epochs),
-        "hand-written torch loop, skae's linear layers": lambda: time_hand_written(
-            X, epochs, linear=SkaeLinear
-        ),
-        "skorch NeuralNetRegressor": lambda: time_skorch(X, epochs),
-        defaults: lambda: time_skae_defaults(X, epochs),
-    }
-    rows, peaks = {}, {}
+    trainers = {skae_name: lambda: time_skae(skae.UndercompleteAE, X, epochs)}
+    if onednn_available():
+        trainers[other_name] = time_other_kernel
+    trainers["hand-written torch loop"] = lambda: time_hand_written(X, epochs)
+    if _linear.ENABLED:  # otherwise skae's layers are nn.Linear's F.linear: the same row
+        trainers[skae_layers_name] = lambda: time_hand_written(X, epochs, linear=SkaeLinear)
+    trainers["skorch NeuralNetRegressor"] = lambda: time_skorch(X, epochs)
+    trainers[defaults] = lambda: time_skae_defaults(X, epochs)
+
+    default_hidden = skae.UndercompleteAE().hidden_layer_sizes[0]
+    networks = {h: autoencoder_layers(X.shape[1], h) for h in (HIDDEN, default_hidden)}
+    rows, peaks, ceilings = {}, {}, {}
     for round_ in range(repeats):
         for library, value in gemm_peaks().items():
             peaks[library] = max(peaks.get(library, 0.0), value)
-        log(f"  round {round_ + 1}: GEMM peaks {peaks}")
+        for hidden, layers in networks.items():
+            step = gemm_gflop_per_row(layers) * BATCH / step_gemm_seconds(layers)
+            ceilings[hidden] = max(ceilings.get(hidden, 0.0), step)
+        log(f"  round {round_ + 1}: GEMM peaks {peaks}, step GEMMs alone {ceilings}")
         for name, trainer in trainers.items():
             seconds = trainer()
             if seconds is None:
@@ -264,12 +359,17 @@ def section_train(X, epochs, report, repeats=2):
     peak = max(peaks.values())
     matmul_peak = peaks["torch.matmul"]
     default_time = rows.pop(defaults)
-    skae_time = rows["skae UndercompleteAE"]
+    skae_time = rows[skae_name]
     measured = describe_peaks(peaks)
+
+    def share(gflops):
+        return f"{100 * gflops / peak:.0f}%"
+
     lines = [
         f"GEMM peak measured: **{peak:.0f} GFLOP/s** (the best 2048² float32 product, "
         f"{torch.get_num_threads()} threads, best of {repeats} rounds: {measured} GFLOP/s). "
-        f"One epoch = {gflop:.1f} GFLOP of GEMMs.",
+        f"One epoch = {gflop:.1f} GFLOP of GEMMs. skae's linear layers use "
+        f"{chosen} on this CPU (`skae/_linear.py`); the second row forces {other}.",
         "",
         f"Best of {repeats} interleaved rounds of {epochs} epochs per trainer.",
         "",
@@ -280,22 +380,35 @@ def section_train(X, epochs, report, repeats=2):
         achieved = gflop / seconds
         lines.append(
             f"| {name} | {seconds:.3f} | {X.shape[0] / seconds:,.0f} | {achieved:.0f} | "
-            f"{100 * achieved / peak:.0f}% | {seconds / skae_time:.2f}x |"
+            f"{share(achieved)} | {seconds / skae_time:.2f}x |"
         )
-    default_hidden = skae.UndercompleteAE().hidden_layer_sizes[0]
     default_gflop = training_gflop_per_epoch(*X.shape, hidden=default_hidden)
     default_achieved = default_gflop / default_time
     lines += [
         "",
+        f"The ceiling: the GEMMs of one training step alone, back to back on fresh operands "
+        f"of the step's shapes ({chosen}, best of {repeats} rounds), run at "
+        f"{ceilings[HIDDEN]:.0f} GFLOP/s ({share(ceilings[HIDDEN])} of the peak) for this "
+        f"784-{HIDDEN}-{CODE} network and {ceilings[default_hidden]:.0f} GFLOP/s "
+        f"({share(ceilings[default_hidden])}) for the defaults' 784-{default_hidden}-{CODE}: "
+        "no trainer of these networks at batch 256 can do better, whatever else it does.",
+        "",
         f"With its defaults (784-{default_hidden}-{CODE}, batch 256, Adam with a cosine "
         f"schedule), `UndercompleteAE({CODE}).fit` takes {default_time:.3f} s per epoch: "
         f"{default_gflop:.0f} GFLOP of GEMMs per epoch at {default_achieved:.0f} GFLOP/s, "
-        f"**{100 * default_achieved / peak:.0f}% of the GEMM peak** "
-        f"({100 * default_achieved / matmul_peak:.0f}% of torch.matmul's; best of {repeats} "
-        "rounds).",
+        f"**{share(default_achieved)} of the GEMM peak** "
+        f"({100 * default_achieved / matmul_peak:.0f}% of torch.matmul's, "
+        f"{100 * default_achieved / ceilings[default_hidden]:.0f}% of the ceiling; "
+        f"best of {repeats} rounds).",
     ]
     report["train"] = "\n".join(lines)
-    report["_train_numbers"] = {"peak": peak, **peaks, "defaults": default_time, **rows}
+    report["_train_numbers"] = {
+        "peak": peak,
+        **peaks,
+        "ceilings": ceilings,
+        "defaults": default_time,
+        **rows,
+    }
 
 
 def section_variants(X, epochs, report):
@@ -614,7 +727,8 @@ def main(argv=None):
         "# skae speed benchmark",
         "",
         f"Made by `python benchmarks/speed.py --epochs {args.epochs}` on a"
-        f" {os.cpu_count()}-core {platform.machine()} machine, torch {torch.__version__}, "
+        f" {os.cpu_count()}-core {platform.machine()} machine ({cpu_model()}, "
+        f"{_linear.cpu_vendor()}), torch {torch.__version__} with {blas_name()}, "
         f"skae {skae.__version__}. Data: {description}. Network 784-{HIDDEN}-{CODE}-{HIDDEN}-784, "
         f"batch {BATCH}, Adam lr {LR}, {args.epochs} epochs.",
     ]
