@@ -20,8 +20,9 @@ of it each trainer achieves, the ceiling of that share for this network and
 batch size (the products of one training step alone, back to back), the cost of each skae variant's
 penalty against ``UndercompleteAE``, skae's VAE against a hand-written
 pytorch/examples-style VAE (time and ELBO), ``transform`` throughput against
-PCA's, the peak memory of transforming 1,000,000 rows (in a subprocess), and
-the wall time of ``GridSearchCV(n_jobs=2)`` against ``n_jobs=1``.
+PCA's, the peak memory of transforming 1,000,000 rows (in a subprocess),
+fits of small networks on skae's choice of threads against all of torch's,
+and the wall time of ``GridSearchCV(n_jobs=2)`` against ``n_jobs=1``.
 
 Usage::
 
@@ -51,7 +52,7 @@ from sklearn.base import clone
 from torch import nn
 
 import skae
-from skae import _linear
+from skae import _linear, _training
 from skae._linear import Linear as SkaeLinear
 from skae._linear import onednn_available, onednn_linear
 
@@ -59,7 +60,7 @@ warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", module="sklearn")
 
 HIDDEN, CODE, BATCH, LR = 256, 32, 256, 1e-3
-SECTIONS = ("train", "variants", "vae", "transform", "memory", "gridsearch")
+SECTIONS = ("train", "variants", "vae", "transform", "memory", "threads", "gridsearch")
 
 
 def log(message: str) -> None:
@@ -576,6 +577,84 @@ def section_memory(report, n_rows=1_000_000):
     report["memory"] = "\n".join(lines)
 
 
+@contextlib.contextmanager
+def torchs_threads_for_training():
+    """Train on torch's thread count whatever the network's size (skae's rule off)."""
+    rule = _training.MULTIPLY_ADDS_PER_THREAD
+    _training.MULTIPLY_ADDS_PER_THREAD = 1
+    try:
+        yield
+    finally:
+        _training.MULTIPLY_ADDS_PER_THREAD = rule
+
+
+def digits_unit() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return (load_digits().data / 16.0).astype(np.float32)
+
+
+def section_threads(X, report, repeats=3):
+    """Fits with skae's training threads against fits on all of torch's threads.
+
+    skae trains a network whose steps have less than
+    ``_training.MULTIPLY_ADDS_PER_THREAD`` multiply-adds per thread on fewer
+    threads than torch's setting (``skae._training.training_threads``).
+    """
+    digits = digits_unit()
+    problems = {
+        "digits, 1,797 rows, 64-64-32 SparseAE, 20 epochs": (
+            digits,
+            lambda: skae.SparseAE(hidden_layer_sizes=(64,), max_iter=20, random_state=0),
+        ),
+        "digits, 1,797 rows, 64-256-32 UndercompleteAE, 20 epochs": (
+            digits,
+            lambda: skae.UndercompleteAE(hidden_layer_sizes=(256,), max_iter=20, random_state=0),
+        ),
+        "digits, 1,797 rows, 64-1024-32 UndercompleteAE (defaults), 20 epochs": (
+            digits,
+            lambda: skae.UndercompleteAE(max_iter=20, random_state=0),
+        ),
+        f"Fashion-MNIST, 20,000 rows, 784-{HIDDEN}-32 UndercompleteAE, 2 epochs": (
+            X[:20_000],
+            lambda: skae.UndercompleteAE(hidden_layer_sizes=(HIDDEN,), max_iter=2, random_state=0),
+        ),
+    }
+    available = torch.get_num_threads()
+    rows = []
+    for name, (data, make) in problems.items():
+        probe = make().set_params(max_iter=1).fit(data[:256])
+        chosen = probe._loop_config(1, len(data)).threads
+        best = {"skae": float("inf"), "torch": float("inf")}
+        for _ in range(repeats):
+            start = time.perf_counter()
+            make().fit(data)
+            best["skae"] = min(best["skae"], time.perf_counter() - start)
+            with torchs_threads_for_training():
+                start = time.perf_counter()
+                make().fit(data)
+                best["torch"] = min(best["torch"], time.perf_counter() - start)
+        log(f"  {name}: {chosen} threads {best['skae']:.3f} s, {available}: {best['torch']:.3f} s")
+        rows.append(
+            f"| {name} | {chosen} | {best['skae']:.3f} | {best['torch']:.3f} | "
+            f"**{best['torch'] / best['skae']:.2f}x** |"
+        )
+    report["threads"] = "\n".join(
+        [
+            f"skae trains on one CPU thread per {_training.MULTIPLY_ADDS_PER_THREAD:,} "
+            "multiply-adds of a training step (three times the forward products of a "
+            f"batch), at most torch's setting ({available} here); the last column is "
+            f"the time of the same fit on all {available} threads over skae's (where skae "
+            f"uses all {available} too, the ratio is the noise of the machine). Best of "
+            f"{repeats} interleaved fits each.",
+            "",
+            f"| problem | skae's threads | fit (s) | fit on {available} threads (s) | speed-up |",
+            "|---|---:|---:|---:|---:|",
+            *rows,
+        ]
+    )
+
+
 def _start_workers(n_jobs: int, estimator, X) -> None:
     """Start joblib's worker processes and fit one epoch of ``estimator`` in each.
 
@@ -618,7 +697,6 @@ def section_gridsearch(X, report):
     and ``t1`` on one, two workers at best take ``t1 / (2 t2)`` of the time of
     ``n_jobs=1``.
     """
-    from sklearn.datasets import load_digits
     from sklearn.model_selection import GridSearchCV
 
     cls = getattr(skae, "SparseAE", skae.UndercompleteAE)
@@ -633,7 +711,7 @@ def section_gridsearch(X, report):
             dict(hidden_layer_sizes=(HIDDEN,), max_iter=4),
         ),
         "digits, 1,797 rows, 64-64-32, 20 epochs": (
-            (load_digits().data / 16.0).astype(np.float32),
+            digits_unit(),
             dict(hidden_layer_sizes=(64,), max_iter=20),
         ),
     }
@@ -692,6 +770,7 @@ TITLES = {
     "vae": "VAE: skae vs a pytorch/examples-style loop",
     "transform": "Inference throughput",
     "memory": "Bounded memory: 1,000,000 rows",
+    "threads": "Threads for small networks",
     "gridsearch": "Parallel model selection",
 }
 
@@ -720,6 +799,8 @@ def main(argv=None):
             section_transform(X, report)
         elif section == "memory":
             section_memory(report)
+        elif section == "threads":
+            section_threads(X, report)
         elif section == "gridsearch":
             section_gridsearch(X, report)
 

@@ -21,8 +21,13 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._losses import mean_reconstruction, reconstruction_per_row
-from ._networks import ACTIVATIONS, UNIT_INTERVAL_ACTIVATIONS, build_mlp_autoencoder
-from ._training import History, LoopConfig, run_epochs
+from ._networks import (
+    ACTIVATIONS,
+    UNIT_INTERVAL_ACTIVATIONS,
+    build_mlp_autoencoder,
+    multiply_adds_per_row,
+)
+from ._training import History, LoopConfig, run_epochs, training_threads
 
 #: Rows per inference batch: bounds the memory of transform & co.
 INFERENCE_BATCH_SIZE = 8192
@@ -415,10 +420,23 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         batches = math.ceil(n_samples / self._batch_rows(n_samples))
         return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / batches))
 
+    def _training_threads(self, batch_rows: int) -> int | None:
+        """CPU threads for the training steps (:func:`skae._training.training_threads`).
+
+        A forward and a backward pass cost three times the forward's
+        multiply-adds.  None (torch's setting) off the CPU.
+        """
+        if self.device_.type != "cpu":
+            return None
+        per_row = multiply_adds_per_row(self.module_)
+        step = None if per_row is None else 3 * batch_rows * per_row
+        return training_threads(step, torch.get_num_threads())
+
     def _loop_config(self, max_iter: int, n_samples: int, **overrides) -> LoopConfig:
+        batch_rows = self._batch_rows(n_samples)
         values = dict(
             max_iter=max_iter,
-            batch_size=self._batch_rows(n_samples),
+            batch_size=batch_rows,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping,
@@ -427,6 +445,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             schedule=self.learning_rate,
             divergence_threshold=DIVERGENCE_FACTOR * self._constant_loss,
             description=type(self).__name__,
+            threads=self._training_threads(batch_rows),
         )
         values.update(overrides)
         return LoopConfig(**values)

@@ -98,6 +98,20 @@ def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) 
     return layer
 
 
+def multiply_adds_per_row(module: nn.Module) -> int | None:
+    """Multiply-adds of one row's forward pass, for a network of linear layers.
+
+    ``sum(in * out)`` over its ``nn.Linear`` layers; None when some of its
+    parameters belong to other layers (convolutions, whose work depends on
+    the image size), so the work is not known from the weights alone.
+    """
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    in_linears = sum(p.numel() for m in linears for p in m.parameters())
+    if in_linears != sum(p.numel() for p in module.parameters()):
+        return None
+    return sum(m.in_features * m.out_features for m in linears)
+
+
 class MLP(nn.Module):
     """A stack of ``Linear -> activation`` layers.
 

@@ -8,6 +8,7 @@ an optional ``validation_score(X_val) -> float``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -46,6 +47,52 @@ class LoopConfig:
     divergence_threshold: float = math.inf
     check_convergence: bool = True
     description: str = "fit"
+    #: Intra-op CPU threads while training; None keeps torch's setting.
+    threads: int | None = None
+
+
+#: Multiply-adds of one training step per CPU thread below which another
+#: thread costs more than it gains.  A step of a small network (digits'
+#: 64-64-32 at batch 256: 9M multiply-adds) takes under a millisecond on one
+#: core, and a second thread adds a synchronisation, and cache traffic
+#: between the cores, to each of the step's ~40 operations.  Measured on a
+#: 2-core machine (``benchmarks/speed.py``, section "threads"): 2 threads take
+#: 1.4-2x the time of one for networks under 2**25 multiply-adds a step,
+#: about the same from 2**25 to 2**26 (wide inputs favour two, small data
+#: that stays in the cache one), and win above.  Below two threads' worth a
+#: fit therefore runs on one.
+MULTIPLY_ADDS_PER_THREAD = 2**25
+
+
+def training_threads(step_multiply_adds: int | None, available: int) -> int:
+    """CPU threads for training steps of ``step_multiply_adds`` multiply-adds.
+
+    One thread per :data:`MULTIPLY_ADDS_PER_THREAD` of work, at least one
+    and at most ``available`` (torch's setting); ``available`` when the work
+    is not known (None).  A function of the problem's shape only, so a fit
+    stays deterministic.
+    """
+    if step_multiply_adds is None:
+        return available
+    return max(1, min(available, step_multiply_adds // MULTIPLY_ADDS_PER_THREAD))
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int | None):
+    """Run the block with ``torch.set_num_threads(threads)``, then restore the setting.
+
+    The setting is the process's: fits running at the same time in threads
+    of one process share it.
+    """
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 #: Weights beyond this magnitude (on data of unit scale) mean the fit blew up.
@@ -92,11 +139,21 @@ def run_epochs(
     when the training loss (or, with early stopping, the validation score)
     has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
     With early stopping the best weights seen are restored at the end.
+    The whole call runs on ``config.threads`` CPU threads
+    (:func:`training_threads`).
 
     Returns
     -------
     status : {"converged", "max_iter", "interrupted"}
     """
+    with intra_op_threads(config.threads):
+        return _epochs(
+            module, optimizer, X, batch_loss, generator, config, history, X_val, validation_score
+        )
+
+
+def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val, validation_score):
+    """The body of :func:`run_epochs`."""
     n = X.shape[0]
     batch_size = max(1, min(config.batch_size, n))
     # With early stopping: the weights of the best validation score, restored
