@@ -309,17 +309,20 @@ def write_markdown(path: Path, dataset, data, rows, command, settings_used) -> N
 
 
 def plot(path: Path, dataset, rows) -> None:
+    """Test MSE against n_components, one line per estimator; bars for a single n_components."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    measured = [r for r in rows if "mse" in r]
+    if len({r["n_components"] for r in measured}) == 1:
+        _plot_bars(plt, path, dataset, measured)
+        return
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     names = list(dict.fromkeys(r["estimator"] for r in rows))
     for name in names:
-        points = sorted(
-            (r["n_components"], r["mse"]) for r in rows if r["estimator"] == name and "mse" in r
-        )
+        points = sorted((r["n_components"], r["mse"]) for r in measured if r["estimator"] == name)
         if not points:
             continue
         ks, errs = zip(*points)
@@ -332,6 +335,22 @@ def plot(path: Path, dataset, rows) -> None:
     ax.set_title(f"{dataset}: held-out reconstruction error")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_bars(plt, path: Path, dataset, rows) -> None:
+    """One bar per estimator at the single n_components of ``rows``, PCA's in black."""
+    rows = sorted(rows, key=lambda r: r["mse"], reverse=True)
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.45 * len(rows)), layout="constrained")
+    colours = ["black" if r["estimator"] == "PCA" else "tab:blue" for r in rows]
+    bars = ax.barh([r["estimator"] for r in rows], [r["mse"] for r in rows], color=colours)
+    pca = next((r["mse"] for r in rows if r["estimator"] == "PCA"), None)
+    if pca:
+        ax.bar_label(bars, labels=[f"{r['mse'] / pca:.2f}x PCA" for r in rows], padding=3)
+    ax.set_xlabel("test reconstruction MSE per pixel")
+    ax.set_title(f"{dataset}, n_components={rows[0]['n_components']}: held-out error")
+    ax.margins(x=0.2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
