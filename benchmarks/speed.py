@@ -174,9 +174,10 @@ def step_gemm_seconds(layers, batch: int = BATCH, repeats: int = 30) -> float:
     ``[(in, out), ...]`` on ``batch`` rows: forward ``x W^T + b``, weight
     gradient ``g^T x``, input gradient ``g W`` (not for the first layer),
     by skae's own dispatch (:func:`skae._linear.linear`), back to back on
-    fresh operands of the training shapes.  No trainer of this network can
-    beat it, so it is the ceiling of the share of the GEMM peak for this
-    network and batch size.
+    operands of the training shapes -- the same ones at every repetition, so
+    they are warm in the caches, as a training step's are not.  No trainer
+    of this network can beat it, so it is the ceiling of the share of the
+    GEMM peak for this network and batch size.
     """
     generator = torch.Generator().manual_seed(0)
     operands = [
@@ -387,8 +388,9 @@ def section_train(X, epochs, report, repeats=2):
     default_achieved = default_gflop / default_time
     lines += [
         "",
-        f"The ceiling: the GEMMs of one training step alone, back to back on fresh operands "
-        f"of the step's shapes ({chosen}, best of {repeats} rounds), run at "
+        f"The ceiling: the GEMMs of one training step alone, back to back on operands of "
+        f"the step's shapes (the same ones each step, so warm in the caches; {chosen}, "
+        f"best of {repeats} rounds), run at "
         f"{ceilings[HIDDEN]:.0f} GFLOP/s ({share(ceilings[HIDDEN])} of the peak) for this "
         f"784-{HIDDEN}-{CODE} network and {ceilings[default_hidden]:.0f} GFLOP/s "
         f"({share(ceilings[default_hidden])}) for the defaults' 784-{default_hidden}-{CODE}: "
