@@ -8,21 +8,22 @@ number of epochs for:
 (a) skae ``UndercompleteAE.fit``, and again with the GEMM library skae did
     not pick for this CPU (``skae/_linear.py``: oneDNN on non-Intel x86-64,
     PyTorch's BLAS elsewhere), so that every run shows the choice was right;
-(b) the equivalent hand-written PyTorch loop, with ``nn.Linear`` layers, and
-    the same loop with skae's linear layers (which run their products in
-    oneDNN, see ``skae/_linear.py``), so that the loop and the GEMM library
-    are compared separately;
+(b) the equivalent hand-written PyTorch loop, with ``nn.Linear`` layers, and,
+    where skae's linear layers run their products in oneDNN, the same loop
+    with those layers, so that the loop and the GEMM library are compared
+    separately;
 (c) skorch's ``NeuralNetRegressor`` with the same module (``pip install -e ".[bench]"``).
 
 It also reports the GEMM peak it measures itself (a large float32 product, by
 ``torch.matmul`` and by oneDNN: the peak is the faster of the two), the share
 of it each trainer achieves, the ceiling of that share for this network and
-batch size (the products of one training step alone, back to back), the cost of each skae variant's
-penalty against ``UndercompleteAE``, skae's VAE against a hand-written
-pytorch/examples-style VAE (time and ELBO), ``transform`` throughput against
-PCA's, the peak memory of transforming 1,000,000 rows (in a subprocess),
-fits of small networks on skae's choice of threads against all of torch's,
-and the wall time of ``GridSearchCV(n_jobs=2)`` against ``n_jobs=1``.
+batch size (the products of one training step alone, back to back), the
+cost of each skae variant's penalty against ``UndercompleteAE``, skae's VAE
+against a hand-written pytorch/examples-style VAE (time and ELBO),
+``transform`` throughput against PCA's, the peak memory of transforming
+1,000,000 rows (in a subprocess), fits of small networks on skae's choice of
+threads against all of torch's, and the wall time of
+``GridSearchCV(n_jobs=2)`` against ``n_jobs=1``.
 
 Usage::
 
@@ -162,6 +163,11 @@ def gemm_gflop_per_row(layers) -> float:
     return (3 * forward - 2 * first_in * first_out) / 1e9
 
 
+def autoencoder_layers(n_features: int, hidden: int = HIDDEN) -> list:
+    """``[(in, out), ...]`` of the ``n_features-hidden-CODE`` MLP autoencoder."""
+    return [(n_features, hidden), (hidden, CODE), (CODE, hidden), (hidden, n_features)]
+
+
 def training_gflop_per_epoch(n_rows: int, n_features: int, hidden: int = HIDDEN) -> float:
     """GEMM FLOPs of one epoch of the ``n_features-hidden-CODE`` MLP autoencoder."""
     return n_rows * gemm_gflop_per_row(autoencoder_layers(n_features, hidden))
@@ -206,11 +212,6 @@ def step_gemm_seconds(layers, batch: int = BATCH, repeats: int = 30) -> float:
         step()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def autoencoder_layers(n_features: int, hidden: int = HIDDEN) -> list:
-    """``[(in, out), ...]`` of the ``n_features-hidden-CODE`` MLP autoencoder."""
-    return [(n_features, hidden), (hidden, CODE), (CODE, hidden), (hidden, n_features)]
 
 
 # ----------------------------------------------------------------- trainers
