@@ -7,8 +7,9 @@ AMD EPYC machines this project was first benchmarked on, MKL reached about
 half of what oneDNN's matmul -- the library PyTorch already ships and uses
 for convolutions -- does on the same cores (about 222 against 455 GFLOP/s
 for a 2048² product, and 2x on the 256-row products of a training step); on
-the Intel Xeon (Sapphire Rapids) machines it is benchmarked on now, MKL is
-the faster of the two on every product of a training step (by 5-30%).
+the Intel Xeon machines it is benchmarked on now, MKL is the faster of the
+two on nearly every product of a training step (by up to 1.7x on the weight
+gradients), and a training epoch 1.25x faster with it.
 ``benchmarks/speed.py`` measures both libraries, and a fit with each, in
 every run.
 
