@@ -45,12 +45,17 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vs_pca import cpu_model  # the sibling script's description of the machine
 
 import skae
 from skae import _linear, _training
@@ -66,18 +71,6 @@ SECTIONS = ("train", "variants", "vae", "transform", "memory", "threads", "grids
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else what :mod:`platform` knows."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def blas_name() -> str:

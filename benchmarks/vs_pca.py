@@ -239,17 +239,20 @@ def evaluate(name, model, data, seed, knn: bool):
 # ------------------------------------------------------------------ output
 
 
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what :mod:`platform` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description() -> str:
     return (
-        f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+        f"{cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), scikit-learn {sklearn_version}, "
         f"numpy {np.__version__}, Python {platform.python_version()}, {platform.system()}; "
         "load average (1, 5, 15 min) at the end: "
