@@ -103,8 +103,48 @@ class TrainingDiverged(FloatingPointError):
     """Raised when the training objective stops being finite."""
 
 
-def _snapshot(module: torch.nn.Module) -> dict:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+class _Snapshot:
+    """A copy of a module's parameters and buffers, taken again in place.
+
+    The loop keeps the weights of its best epoch.  A ``state_dict`` per
+    epoch walks the module tree in Python and allocates every tensor anew,
+    about 0.1 ms an epoch: a tenth of an epoch of a small network on digits.
+    This copies into tensors allocated once, and restores in place, so the
+    optimizer's references to the parameters stay valid.
+    """
+
+    def __init__(self, module: torch.nn.Module):
+        self._live = [*module.parameters(), *module.buffers()]
+        self._saved = [t.detach().clone() for t in self._live]
+
+    @torch.no_grad()
+    def take(self) -> None:
+        for saved, live in zip(self._saved, self._live):
+            saved.copy_(live)
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for saved, live in zip(self._saved, self._live):
+            live.copy_(saved)
+
+
+def _epoch_means(values: list, n_values: int, weights: torch.Tensor) -> list:
+    """Weighted means, in float64, of an epoch's per-batch values.
+
+    ``values`` holds ``n_values`` scalars per batch, batch after batch;
+    ``weights`` the share of the epoch's rows in each batch.  One stack and
+    one product per epoch: a running sum would add two tensor operations per
+    value to every step.
+    """
+    per_batch = torch.stack(values).view(-1, n_values).to(torch.float64)
+    return (weights @ per_batch).tolist()
+
+
+def _batch_shares(n: int, batch_size: int, device) -> torch.Tensor:
+    """Each batch's share of the ``n`` rows of an epoch (the last batch may be short)."""
+    rows = torch.full((math.ceil(n / batch_size),), float(batch_size), dtype=torch.float64)
+    rows[-1] = n - batch_size * (len(rows) - 1)
+    return (rows / n).to(device)
 
 
 def _progress_bar(config: LoopConfig):
@@ -159,47 +199,46 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
     # With early stopping: the weights of the best validation score, restored
     # at the end.  Without: those at the end of the epoch with the lowest
     # loss, restored only if the fit is interrupted (never a half-done epoch).
-    best_state = _snapshot(module)
+    best = _Snapshot(module)
     status = "max_iter"
     bar = _progress_bar(config)
+    shares = _batch_shares(n, batch_size, X.device)
+    module.train()
     try:
-        schedule = _step_sizes(config, math.ceil(n / batch_size))
+        schedule = _step_sizes(config, len(shares))
         for _ in range(config.max_iter):
             start = time.perf_counter()
-            module.train()
             order = torch.randperm(n, generator=generator).to(X.device)
-            total = torch.zeros((), device=X.device)
-            term_totals = {}
+            values, names = [], ()
             for begin in range(0, n, batch_size):
-                idx = order[begin : begin + batch_size]
-                batch = X.index_select(0, idx)
+                batch = X.index_select(0, order[begin : begin + batch_size])
                 _set_step_size(optimizer, next(schedule))
                 loss, terms = batch_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                weight = float(idx.shape[0])
-                total += loss.detach() * weight
-                for name, value in terms.items():
-                    term_totals[name] = term_totals.get(name, 0.0) + value.detach() * weight
-            epoch_loss = total.item() / n
-            terms = {k: float(v) / n for k, v in term_totals.items()}
+                names = tuple(terms)
+                values.append(loss.detach())
+                values.extend(value.detach() for value in terms.values())
+            epoch_loss, *term_means = _epoch_means(values, 1 + len(names), shares)
+            terms = dict(zip(names, term_means))
             _check_finite(epoch_loss, terms, config, len(history.loss) + 1)
             history.loss.append(epoch_loss)
             for name, value in terms.items():
                 history.terms.setdefault(name, []).append(value)
 
             if config.early_stopping:
-                score = validation_score(X_val)
+                score = validation_score(X_val)  # in eval mode
+                module.train()
                 history.validation_scores.append(score)
                 improved = _improved(score, history.best_validation_score, config.tol)
                 if score > history.best_validation_score:
                     history.best_validation_score = score
-                    best_state = _snapshot(module)
+                    best.take()
             else:
                 improved = _improved(-epoch_loss, -history.best_loss, config.tol)
                 if epoch_loss <= history.best_loss:
-                    best_state = _snapshot(module)
+                    best.take()
             history.best_loss = min(history.best_loss, epoch_loss)
             history.n_iter_no_change = 0 if improved else history.n_iter_no_change + 1
             history.epoch_times.append(time.perf_counter() - start)
@@ -219,7 +258,7 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
         if bar is not None:
             bar.close()
     if config.early_stopping or status == "interrupted":
-        module.load_state_dict(best_state)
+        best.restore()
     module.eval()
     _check_final(module, X, batch_loss, generator, config, len(history.loss), status)
     return status
