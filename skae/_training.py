@@ -107,8 +107,8 @@ class _Snapshot:
     """A copy of a module's parameters and buffers, taken again in place.
 
     The loop keeps the weights of its best epoch.  A ``state_dict`` per
-    epoch walks the module tree in Python and allocates every tensor anew,
-    about 0.1 ms an epoch: a tenth of an epoch of a small network on digits.
+    epoch walks the module tree in Python and allocates every tensor anew:
+    0.13 ms, 2-3% of an epoch of a small network on digits (five batches).
     This copies into tensors allocated once, and restores in place, so the
     optimizer's references to the parameters stay valid.
     """
@@ -134,7 +134,7 @@ def _epoch_means(values: list, n_values: int, weights: torch.Tensor) -> list:
     ``values`` holds ``n_values`` scalars per batch, batch after batch;
     ``weights`` the share of the epoch's rows in each batch.  One stack and
     one product per epoch: a running sum would add two tensor operations per
-    value to every step.
+    value to every step, a few percent of a step of a small network.
     """
     per_batch = torch.stack(values).view(-1, n_values).to(torch.float64)
     return (weights @ per_batch).tolist()
