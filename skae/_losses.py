@@ -105,6 +105,20 @@ def gaussian_log_likelihood_per_row(
     )
 
 
+def mean_gaussian_negative_log_likelihood(
+    x_hat: torch.Tensor, x: torch.Tensor, variance: float = 1.0
+) -> torch.Tensor:
+    r"""``-gaussian_log_likelihood_per_row(x_hat, x, variance).mean()`` in one fused reduction.
+
+    .. math:: \frac1n \sum_i -\log N(x_i; \hat x_i, \sigma^2 I)
+              = \frac12 \Big(\frac1{n\sigma^2} \sum_{ij} (\hat x_{ij} - x_{ij})^2
+              + d \log 2\pi\sigma^2\Big)
+    """
+    n, d = x.shape
+    squared = F.mse_loss(x_hat, x, reduction="sum") / n
+    return 0.5 * (squared / variance + d * math.log(2.0 * math.pi * variance))
+
+
 def jacobian_frobenius_sq(weights, derivatives) -> torch.Tensor:
     r"""Exact squared Frobenius norm of an MLP encoder's Jacobian, per row.
 
