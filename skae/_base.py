@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import mmap
 import warnings
 from numbers import Integral, Real
 
@@ -87,6 +88,37 @@ def _mean_and_mean_variance(X: np.ndarray) -> tuple[np.ndarray, float]:
         centred -= mean
         squares += float(np.vdot(centred, centred))
     return mean, squares / (n * d)
+
+
+def _shared_or_copied(X: np.ndarray, dtype) -> torch.Tensor:
+    """``X`` as a CPU tensor of ``dtype``, sharing its memory where that is safe.
+
+    Data the network sees unchanged (``loss="bce"``: no centring or scaling)
+    need not be copied: training and inference only read it.  Copying 60,000
+    Fashion-MNIST rows costs 40 ms, and 0.2 s more in page faults when the
+    memory is fresh.  An array of another dtype or layout, a read-only one
+    (torch tensors are always writable) and a memory map (whose random reads
+    in batch order would each go to the disk) are copied.
+    """
+    if (
+        X.dtype == dtype
+        and X.flags.c_contiguous
+        and X.flags.writeable
+        and not _memory_mapped(X)
+    ):
+        return torch.from_numpy(X)
+    return torch.from_numpy(np.array(X, dtype=dtype, copy=True))
+
+
+def _memory_mapped(X: np.ndarray) -> bool:
+    """Whether ``X`` views a memory map (``check_array`` turns a ``np.memmap``
+    into a plain array over the same buffer, so its bases are searched)."""
+    base = X
+    while base is not None:
+        if isinstance(base, (np.memmap, mmap.mmap)):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 def _hidden_sizes_ok(value) -> bool:
@@ -363,10 +395,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32) -> torch.Tensor:
         """Rows of ``X`` as the tensor the network sees (centred and scaled)."""
+        if not self._rescales():
+            return _shared_or_copied(X_chunk, dtype).to(device)
         # One copy, then in-place arithmetic: no second full-size temporary.
         x = torch.from_numpy(np.array(X_chunk, dtype=dtype, copy=True))
-        if self._rescales():
-            x.sub_(torch.as_tensor(self.mean_, dtype=x.dtype)).div_(self.scale_)
+        x.sub_(torch.as_tensor(self.mean_, dtype=x.dtype)).div_(self.scale_)
         return x.to(device)
 
     def _init_state(self, X: np.ndarray) -> None:

@@ -537,6 +537,38 @@ def test_read_only_memmaps(cls, tmp_path):
     np.testing.assert_array_equal(np.asarray(X_mm), X_GOOD.astype(np.float32))
 
 
+def _bce_estimator(cls):
+    estimator = make_small(cls, loss="bce")
+    if estimator.get_params().get("loss") != "bce":
+        pytest.skip(f"{cls.__name__} has no loss='bce'")
+    return estimator
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_bce_fits_on_shared_or_copied_input_alike(cls, tmp_path):
+    # Without centring, float32 C arrays are trained on in place (not
+    # copied); memory maps, read-only, float64 and Fortran arrays are
+    # copied.  Every route gives the same model and leaves the input as it was.
+    X32 = X_GOOD.astype(np.float32)
+    path = tmp_path / "X.dat"
+    mapped = np.memmap(path, dtype=np.float32, mode="w+", shape=X32.shape)
+    mapped[:] = X32
+    read_only = X32.copy()
+    read_only.flags.writeable = False
+    reference = fit_quietly(_bce_estimator(cls), X32.copy())
+    expected = reference.transform(X32)
+    for X in (X32, mapped, read_only, np.asfortranarray(X32), X32.astype(np.float64)):
+        before = np.array(X, copy=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # e.g. torch's non-writable array
+            estimator = fit_quietly(_bce_estimator(cls), X)
+            estimator.partial_fit(X)
+            estimator.score_samples(X)
+        np.testing.assert_array_equal(np.asarray(X), before)
+        check = fit_quietly(_bce_estimator(cls), X)
+        np.testing.assert_array_equal(check.transform(X32), expected)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ESTIMATOR_IDS)
 def test_input_is_never_modified(cls):
     X = X_GOOD.copy()
