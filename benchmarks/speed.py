@@ -484,17 +484,14 @@ def examples_elbo_loss(logits, x, mu, logvar):
     return bce + kld
 
 
-def section_vae(X, epochs, report):
-    if not hasattr(skae, "VAE"):
-        report["vae"] = "skae.VAE is not available in this checkout."
-        return
-    X_train, X_test = X[:50_000], X[50_000:]
+def train_examples_vae(X_train: np.ndarray, epochs: int):
+    """pytorch/examples' training loop: ``(seconds per epoch, model)``."""
     torch.manual_seed(0)
-    model = ExamplesVAE(X.shape[1], HIDDEN, CODE)
+    model = ExamplesVAE(X_train.shape[1], HIDDEN, CODE)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     data = torch.from_numpy(X_train)
-    start = time.perf_counter()
     generator = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
     for _ in range(epochs):
         order = torch.randperm(len(data), generator=generator)
         for begin in range(0, len(data), BATCH):
@@ -504,16 +501,26 @@ def section_vae(X, epochs, report):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    hand_time = (time.perf_counter() - start) / epochs
+    return (time.perf_counter() - start) / epochs, model
+
+
+def section_vae(X, epochs, report, repeats=2):
+    if not hasattr(skae, "VAE"):
+        report["vae"] = "skae.VAE is not available in this checkout."
+        return
+    X_train, X_test = X[:50_000], X[50_000:]
+    hand_time = skae_time = setup = float("inf")
+    # Interleaved rounds, best of each, as for the autoencoders above.
+    for _ in range(repeats):
+        seconds, model = train_examples_vae(X_train, epochs)
+        hand_time = min(hand_time, seconds)
+        vae = skae_estimator(skae.VAE, epochs, loss="bce", output_activation="logistic")
+        skae_time = min(skae_time, time_fit(vae, X_train, epochs))
+        setup = min(setup, last_fit_setup["seconds"])
     with torch.no_grad():
         test = torch.from_numpy(X_test)
         logits, mu, logvar = model(test)
         hand_elbo = -float(examples_elbo_loss(logits, test, mu, logvar)) / len(test)
-
-    vae = skae_estimator(skae.VAE, epochs, loss="bce", output_activation="logistic")
-    start = time.perf_counter()
-    vae.fit(X_train)
-    skae_time = (time.perf_counter() - start) / epochs
     skae_elbo = float(vae.score(X_test))
     report["vae"] = "\n".join(
         [
@@ -522,8 +529,11 @@ def section_vae(X, epochs, report):
             f"| skae VAE | {skae_time:.3f} | {skae_elbo:.1f} |",
             f"| pytorch/examples-style loop | {hand_time:.3f} | {hand_elbo:.1f} |",
             "",
-            f"ELBO difference: {100 * abs(skae_elbo - hand_elbo) / abs(hand_elbo):.2f}%; "
-            f"skae speed-up {hand_time / skae_time:.2f}x.",
+            f"Best of {repeats} interleaved rounds. ELBO difference: "
+            f"{100 * abs(skae_elbo - hand_elbo) / abs(hand_elbo):.2f}%; skae speed-up "
+            f"{hand_time / skae_time:.2f}x, {hand_time / (skae_time - setup / epochs):.2f}x "
+            f"for its epochs alone (without its {setup:.2f} s of set-up per fit). The "
+            "examples' loop keeps `nn.Linear` and PyTorch's default Adam.",
         ]
     )
 
@@ -828,7 +838,7 @@ def main(argv=None):
         elif section == "variants":
             section_variants(X, args.epochs, report)
         elif section == "vae":
-            section_vae(X, args.epochs, report)
+            section_vae(X, args.epochs, report, args.repeats)
         elif section == "transform":
             section_transform(X, report)
         elif section == "memory":
