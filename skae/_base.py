@@ -153,7 +153,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     activation (the logistic that ``"auto"`` picks for data in [0, 1]) acts
     in the units of ``X`` and is read back in the scaled units
     (``skae._networks.ActivationInDataUnits``).  With ``loss="bce"``
-    the data is used as given.
+    the data is used as given (in place, without a copy, when it is a
+    writable float32 C-ordered array).
     """
 
     _parameter_constraints: dict = {
