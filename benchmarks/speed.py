@@ -708,6 +708,24 @@ def _start_workers(n_jobs: int, estimator, X) -> None:
     Parallel(n_jobs=n_jobs)(delayed(clone(warm_up).fit)(X) for _ in range(2 * n_jobs))
 
 
+def _worker_start_seconds(n_jobs: int) -> float:
+    """Wall time for ``n_jobs`` fresh joblib workers to run their first (tiny) fits.
+
+    What a search in a new session pays once before its first fit: starting
+    the processes, importing torch, sklearn and skae, and torch.optim's first
+    use (which imports ``torch._dynamo``).
+    """
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+    tiny = skae.UndercompleteAE(2, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    rows = digits_unit()[:64]
+    start = time.perf_counter()
+    Parallel(n_jobs=n_jobs)(delayed(clone(tiny).fit)(rows) for _ in range(2 * n_jobs))
+    return time.perf_counter() - start
+
+
 def _thread_speedup(make_estimator, X) -> tuple[float, float]:
     """Seconds of one fit with torch's threads and with one thread (best of 2)."""
     times = []
@@ -754,6 +772,7 @@ def section_gridsearch(X, report, repeats=2):
         ),
     }
     rows = []
+    start_up = _worker_start_seconds(2)
     for name, (data, params) in problems.items():
 
         def make(params=params):
@@ -802,6 +821,12 @@ def section_gridsearch(X, report, repeats=2):
             "busy (large batches of large GEMMs), two workers cannot do much better; "
             "where it cannot (small data, small layers), n_jobs=2 nearly halves the "
             "search.",
+            "",
+            f"Fresh workers cost {start_up:.1f} s before their first fit (starting the "
+            "processes, importing torch and skae, torch.optim's first use), once per "
+            "session: the searches above ran in workers started beforehand. A search "
+            "shorter than a few times that (the digits one) is faster with n_jobs=1 "
+            "in a session that has not started joblib's workers yet.",
         ]
     )
 
