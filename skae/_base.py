@@ -94,18 +94,15 @@ def _shared_or_copied(X: np.ndarray, dtype) -> torch.Tensor:
     """``X`` as a CPU tensor of ``dtype``, sharing its memory where that is safe.
 
     Data the network sees unchanged (``loss="bce"``: no centring or scaling)
-    need not be copied: training and inference only read it.  Copying 60,000
-    Fashion-MNIST rows costs 40 ms, and 0.2 s more in page faults when the
-    memory is fresh.  An array of another dtype or layout, a read-only one
-    (torch tensors are always writable) and a memory map (whose random reads
-    in batch order would each go to the disk) are copied.
+    need not be copied: training and inference only read it, and a copy of a
+    large array is most of a short fit's set-up (``benchmarks/speed.py``
+    reports the set-up: 0.04 s for its BCE VAE on 50,000 rows used in place,
+    0.19 s for 60,000 rows centred into a copy).  An array of another dtype
+    or layout, a read-only one (torch tensors are always writable) and a
+    memory map (whose random reads in batch order would each go to the disk)
+    are copied.
     """
-    if (
-        X.dtype == dtype
-        and X.flags.c_contiguous
-        and X.flags.writeable
-        and not _memory_mapped(X)
-    ):
+    if X.dtype == dtype and X.flags.c_contiguous and X.flags.writeable and not _memory_mapped(X):
         return torch.from_numpy(X)
     return torch.from_numpy(np.array(X, dtype=dtype, copy=True))
 

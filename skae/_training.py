@@ -107,8 +107,8 @@ class _Snapshot:
     """A copy of a module's parameters and buffers, taken again in place.
 
     The loop keeps the weights of its best epoch.  A ``state_dict`` per
-    epoch walks the module tree in Python and allocates every tensor anew:
-    0.13 ms, 2-3% of an epoch of a small network on digits (five batches).
+    epoch walks the module tree in Python and allocates every tensor anew,
+    a few percent of an epoch of a small network on digits (five batches).
     This copies into tensors allocated once, and restores in place, so the
     optimizer's references to the parameters stay valid.
     """
