@@ -21,7 +21,7 @@ def _value_and_gradient(loss_of):
     logits = LOGITS.clone().requires_grad_(True)
     loss = loss_of(logits)
     (gradient,) = torch.autograd.grad(loss, logits)
-    return float(loss), gradient
+    return float(loss.detach()), gradient
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce"])
