@@ -298,11 +298,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # with the new value, as MLPRegressor does with alpha (the step size
         # is already read from the parameters at every fit).
         self._optimizer.param_groups[0]["weight_decay"] = 2.0 * self.weight_decay
+        scaled = self._batch_scaler(X.device)
         return run_epochs(
             self.module_,
             self._optimizer,
             X,
-            lambda batch: self._batch_loss(self.module_, batch),
+            lambda batch: self._batch_loss(self.module_, scaled(batch)),
             self._torch_rng,
             config,
             self._history,
@@ -311,10 +312,31 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
 
     def _training_tensor(self, X: np.ndarray) -> torch.Tensor:
-        """``X`` as the network sees it, and the divergence yardstick for it."""
-        X_t = self._to_internal(X, self.device_)
-        self._constant_loss = self._reference_loss(X_t)
+        """``X`` as float32 rows on the device, and the divergence yardstick for it.
+
+        The rows are centred and scaled per batch (:meth:`_batch_scaler`), not
+        here: a centred copy of all of ``X`` would cost a second copy of the
+        data in memory, and writing it into fresh memory took 0.07-0.4 s for
+        60,000 Fashion-MNIST rows, most of a short fit's set-up; the two
+        element-wise operations per batch cost a few percent of an epoch.
+        """
+        X_t = _shared_or_copied(X, np.float32).to(self.device_)
+        first_rows = self._batch_scaler(X_t.device)(X_t[:REFERENCE_ROWS])
+        self._constant_loss = self._reference_loss(first_rows)
         return X_t
+
+    def _batch_scaler(self, device):
+        """The map from rows of the training tensor to the network's input.
+
+        ``(x - mean_) / scale_`` in float32, as :meth:`_to_internal` computes
+        it (the same numbers); the identity without rescaling.  The rows given
+        are not modified.
+        """
+        if not self._rescales():
+            return lambda x: x
+        mean = torch.as_tensor(self.mean_, dtype=torch.float32, device=device)
+        scale = self.scale_
+        return lambda x: torch.sub(x, mean).div_(scale)
 
     def _hidden_sizes(self) -> tuple:
         return tuple(
@@ -580,6 +602,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_val = None
         if self.early_stopping:
             X_t, X_val = self._split_validation(X_t)
+            X_val = self._batch_scaler(X_val.device)(X_val)  # once, not every epoch
         epochs = self._max_epochs(X_t.shape[0])
         status = self._fit_module(X_t, self._loop_config(epochs, X_t.shape[0]), X_val)
         self._history_to_attributes()

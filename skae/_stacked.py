@@ -315,7 +315,7 @@ class StackedAE(BaseAutoencoder):
         # The first layer learns from X in its own units (it centres and
         # scales for itself, and "auto" means the same to it as to the stack);
         # _load_layer folds that into the stack's scaled input.
-        codes = X.detach().cpu().numpy()
+        codes = self._batch_scaler(X.device)(X).detach().cpu().numpy()
         if self._rescales():
             codes = codes * np.float32(self.scale_) + self.mean_.astype(np.float32)
         for i, (width, seed) in enumerate(zip(widths, seeds)):

@@ -85,3 +85,16 @@ def test_snapshot_restores_the_same_parameter_objects():
         params[0].zero_()
     snapshot.restore()
     assert torch.equal(params[0], changed)
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_batches_are_scaled_as_inference_scales_rows(loss):
+    # Training centres and scales each batch; transform centres and scales
+    # its chunks with _to_internal.  Both must give the network the same numbers.
+    data = np.random.default_rng(1).uniform(size=(50, 6)).astype(np.float32)
+    estimator = UndercompleteAE(n_components=2, hidden_layer_sizes=(4,), max_iter=1, loss=loss)
+    estimator.set_params(random_state=0).fit(data)
+    rows = torch.from_numpy(data.copy())
+    scaled = estimator._batch_scaler("cpu")(rows)
+    assert torch.equal(scaled, estimator._to_internal(data, "cpu"))
+    assert torch.equal(rows, torch.from_numpy(data))  # the rows given are left alone
