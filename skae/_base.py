@@ -93,14 +93,12 @@ def _mean_and_mean_variance(X: np.ndarray) -> tuple[np.ndarray, float]:
 def _shared_or_copied(X: np.ndarray, dtype) -> torch.Tensor:
     """``X`` as a CPU tensor of ``dtype``, sharing its memory where that is safe.
 
-    Data the network sees unchanged (``loss="bce"``: no centring or scaling)
-    need not be copied: training and inference only read it, and a copy of a
-    large array is most of a short fit's set-up (``benchmarks/speed.py``
-    reports the set-up: 0.04 s for its BCE VAE on 50,000 rows used in place,
-    0.19 s for 60,000 rows centred into a copy).  An array of another dtype
-    or layout, a read-only one (torch tensors are always writable) and a
-    memory map (whose random reads in batch order would each go to the disk)
-    are copied.
+    Training and inference only read the rows (batches are centred and
+    scaled into new tensors), so they need no copy of ``X``, whose cost is
+    most of a short fit's set-up (``benchmarks/speed.py`` reports the
+    set-up).  An array of another dtype or layout, a read-only one (torch
+    tensors are always writable) and a memory map (whose random reads in
+    batch order would each go to the disk) are copied.
     """
     if X.dtype == dtype and X.flags.c_contiguous and X.flags.writeable and not _memory_mapped(X):
         return torch.from_numpy(X)
@@ -150,8 +148,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     activation (the logistic that ``"auto"`` picks for data in [0, 1]) acts
     in the units of ``X`` and is read back in the scaled units
     (``skae._networks.ActivationInDataUnits``).  With ``loss="bce"``
-    the data is used as given (in place, without a copy, when it is a
-    writable float32 C-ordered array).
+    the data is used as given.  Training batches are centred and scaled as
+    they are drawn, so a writable float32 C-ordered ``X`` is trained on in
+    place, without a copy.
     """
 
     _parameter_constraints: dict = {
@@ -414,7 +413,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return X
 
     def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32) -> torch.Tensor:
-        """Rows of ``X`` as the tensor the network sees (centred and scaled)."""
+        """A chunk of rows of ``X`` as the tensor the network sees (centred and
+        scaled), for inference; training scales its batches with :meth:`_batch_scaler`."""
         if not self._rescales():
             return _shared_or_copied(X_chunk, dtype).to(device)
         # One copy, then in-place arithmetic: no second full-size temporary.
