@@ -324,16 +324,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._constant_loss = self._reference_loss(first_rows)
         return X_t
 
-    def _batch_scaler(self, device):
-        """The map from rows of the training tensor to the network's input.
+    def _batch_scaler(self, device, dtype=torch.float32):
+        """The map from rows of ``X`` (tensors of ``dtype``) to the network's input.
 
-        ``(x - mean_) / scale_`` in float32, as :meth:`_to_internal` computes
-        it (the same numbers); the identity without rescaling.  The rows given
-        are not modified.
+        ``(x - mean_) / scale_``, the identity without rescaling.  Training
+        applies it to each batch and :meth:`_to_internal` to each inference
+        chunk, so both give the network the same numbers.  The rows given are
+        not modified.
         """
         if not self._rescales():
             return lambda x: x
-        mean = torch.as_tensor(self.mean_, dtype=torch.float32, device=device)
+        mean = torch.as_tensor(self.mean_, dtype=dtype, device=device)
         scale = self.scale_
         return lambda x: torch.sub(x, mean).div_(scale)
 
@@ -415,12 +416,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32) -> torch.Tensor:
         """A chunk of rows of ``X`` as the tensor the network sees (centred and
         scaled), for inference; training scales its batches with :meth:`_batch_scaler`."""
-        if not self._rescales():
-            return _shared_or_copied(X_chunk, dtype).to(device)
-        # One copy, then in-place arithmetic: no second full-size temporary.
-        x = torch.from_numpy(np.array(X_chunk, dtype=dtype, copy=True))
-        x.sub_(torch.as_tensor(self.mean_, dtype=x.dtype)).div_(self.scale_)
-        return x.to(device)
+        x = _shared_or_copied(X_chunk, dtype)
+        return self._batch_scaler(x.device, x.dtype)(x).to(device)
 
     def _init_state(self, X: np.ndarray) -> None:
         """Everything a fit from scratch sets before training."""
