@@ -8,24 +8,34 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseAutoencoder
-from ._losses import jacobian_frobenius_sq
+from ._losses import jacobian_frobenius_sq, mean_jacobian_frobenius_sq
 from ._networks import activation_derivative
 
 
-def encoder_jacobian_sq(encoder, trace) -> torch.Tensor:
-    r""":math:`\lVert J_f(x)\rVert_F^2` per row of an MLP encoder, from its forward trace.
+def jacobian_factors(encoder, trace) -> tuple[list, list]:
+    """The weights and activation derivatives of an MLP encoder's Jacobian.
 
     ``encoder`` is a :class:`skae._networks.MLP` and ``trace`` the list of
     ``(pre, post)`` activations that :meth:`~skae._networks.MLP.forward_trace`
-    returned for a batch.  Exact, in closed form
-    (:func:`skae._losses.jacobian_frobenius_sq`).
+    returned for a batch: the ``weights`` and ``derivatives`` arguments of
+    :func:`skae._losses.jacobian_frobenius_sq`.
     """
     weights = [linear.weight for linear in encoder.linears]
     derivatives = [
         activation_derivative(name, pre, post)
         for name, (pre, post) in zip(encoder.activation_names, trace)
     ]
-    return jacobian_frobenius_sq(weights, derivatives)
+    return weights, derivatives
+
+
+def encoder_jacobian_sq(encoder, trace) -> torch.Tensor:
+    r""":math:`\lVert J_f(x)\rVert_F^2` per row of an MLP encoder, from its forward trace.
+
+    Exact, in closed form (:func:`skae._losses.jacobian_frobenius_sq`);
+    training takes the batch mean by
+    :func:`skae._losses.mean_jacobian_frobenius_sq`, which is cheaper.
+    """
+    return jacobian_frobenius_sq(*jacobian_factors(encoder, trace))
 
 
 class ContractiveAE(BaseAutoencoder):
@@ -237,4 +247,4 @@ class ContractiveAE(BaseAutoencoder):
     def _penalty(self, module, x_in, code, trace):
         if self.lam == 0:
             return None
-        return self.lam * encoder_jacobian_sq(module.encoder, trace).mean()
+        return self.lam * mean_jacobian_frobenius_sq(*jacobian_factors(module.encoder, trace))

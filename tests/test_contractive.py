@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import ContractiveAE, UndercompleteAE
 from skae._contractive import encoder_jacobian_sq
-from skae._losses import jacobian_frobenius_sq
+from skae._losses import _SharedFactorPenalty, jacobian_frobenius_sq, mean_jacobian_frobenius_sq
 from skae._networks import MLP, activation_derivative
 
 ACTIVATIONS = ["identity", "relu", "logistic", "tanh"]
@@ -37,6 +37,48 @@ def test_closed_form_matches_jacrev(sizes, hidden, code):
     got = jacobian_frobenius_sq(weights, derivatives).expand(len(x))
     want = jacrev_frobenius_sq(encoder, x)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=0.0)
+
+
+@pytest.mark.parametrize("sizes", ENCODERS, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("hidden, code", list(itertools.product(ACTIVATIONS, ACTIVATIONS)))
+def test_batch_mean_matches_the_mean_of_the_rows_with_its_gradient(sizes, hidden, code):
+    """The training loop's batch mean: same value and gradients (weights and,
+    through smooth activations' derivatives, the input) as the per-row form."""
+    generator = torch.Generator().manual_seed(len(sizes) * 10 + 3)
+    encoder = MLP(sizes, hidden, code, generator).double()
+    x = torch.randn(11, sizes[0], generator=generator, dtype=torch.float64, requires_grad=True)
+    inputs = [x, *encoder.parameters()]
+
+    def value_and_gradient(penalty):
+        _, trace = encoder.forward_trace(x)
+        weights = [linear.weight for linear in encoder.linears]
+        derivatives = [
+            activation_derivative(name, pre, post)
+            for name, (pre, post) in zip(encoder.activation_names, trace)
+        ]
+        value = penalty(weights, derivatives)
+        return value, torch.autograd.grad(value, inputs, allow_unused=True)
+
+    got, got_grads = value_and_gradient(mean_jacobian_frobenius_sq)
+    want, want_grads = value_and_gradient(lambda w, d: jacobian_frobenius_sq(w, d).mean())
+    assert got.shape == ()
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=0.0)
+    for g, w in zip(got_grads, want_grads):
+        if w is None:
+            assert g is None or not g.any()
+        else:
+            torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
+
+
+def test_shared_factor_penalty_gradient_is_exact():
+    """Its hand-written gradient, against finite differences (float64)."""
+    generator = torch.Generator().manual_seed(0)
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+
+    w, a, d = draw(6, 5), draw(3, 6), draw(4, 6)
+    assert torch.autograd.gradcheck(_SharedFactorPenalty.apply, (w, a, d))
 
 
 @pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])
