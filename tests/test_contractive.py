@@ -8,9 +8,9 @@ import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import ContractiveAE, UndercompleteAE
-from skae._contractive import encoder_jacobian_sq
+from skae._contractive import encoder_jacobian_sq, jacobian_factors
 from skae._losses import _SharedFactorPenalty, jacobian_frobenius_sq, mean_jacobian_frobenius_sq
-from skae._networks import MLP, activation_derivative
+from skae._networks import MLP
 
 ACTIVATIONS = ["identity", "relu", "logistic", "tanh"]
 ENCODERS = [(7, 5), (7, 6, 4), (7, 6, 5, 3), (5, 9, 12, 11)]
@@ -29,12 +29,7 @@ def test_closed_form_matches_jacrev(sizes, hidden, code):
     encoder = MLP(sizes, hidden, code, generator).double()
     x = torch.randn(13, sizes[0], generator=generator, dtype=torch.float64)
     _, trace = encoder.forward_trace(x)
-    weights = [linear.weight for linear in encoder.linears]
-    derivatives = [
-        activation_derivative(name, pre, post)
-        for name, (pre, post) in zip(encoder.activation_names, trace)
-    ]
-    got = jacobian_frobenius_sq(weights, derivatives).expand(len(x))
+    got = jacobian_frobenius_sq(*jacobian_factors(encoder, trace)).expand(len(x))
     want = jacrev_frobenius_sq(encoder, x)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=0.0)
 
@@ -51,12 +46,7 @@ def test_batch_mean_matches_the_mean_of_the_rows_with_its_gradient(sizes, hidden
 
     def value_and_gradient(penalty):
         _, trace = encoder.forward_trace(x)
-        weights = [linear.weight for linear in encoder.linears]
-        derivatives = [
-            activation_derivative(name, pre, post)
-            for name, (pre, post) in zip(encoder.activation_names, trace)
-        ]
-        value = penalty(weights, derivatives)
+        value = penalty(*jacobian_factors(encoder, trace))
         return value, torch.autograd.grad(value, inputs, allow_unused=True)
 
     got, got_grads = value_and_gradient(mean_jacobian_frobenius_sq)
