@@ -28,7 +28,7 @@ threads against all of torch's, and the wall time of
 
 Usage::
 
-    python benchmarks/speed.py                 # everything, ~10 minutes on 2 cores
+    python benchmarks/speed.py                 # everything, ~15 minutes on 2 cores
     python benchmarks/speed.py --only train    # one section
     python benchmarks/speed.py --epochs 5 --out benchmarks/results/speed.md
 
