@@ -45,6 +45,8 @@ DIVERGENCE_FACTOR = 1e4
 
 #: Rows used to estimate the divergence yardstick (:meth:`_reference_loss`).
 REFERENCE_ROWS = 8192
+#: Rows scaled at a time for it: a few MB, reused from chunk to chunk.
+REFERENCE_CHUNK_ROWS = 1024
 
 #: ``max_iter="auto"`` trains for the fewest whole epochs that make this many
 #: minibatch steps: what a cosine schedule needs to anneal well on data the
@@ -320,8 +322,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         element-wise operations per batch cost a few percent of an epoch.
         """
         X_t = _shared_or_copied(X, np.float32).to(self.device_)
-        first_rows = self._batch_scaler(X_t.device)(X_t[:REFERENCE_ROWS])
-        self._constant_loss = self._reference_loss(first_rows)
+        self._constant_loss = self._reference_loss(X_t[:REFERENCE_ROWS])
         return X_t
 
     def _batch_scaler(self, device, dtype=torch.float32):
@@ -504,38 +505,47 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return LoopConfig(**values)
 
     def _reference_loss(self, X_t: torch.Tensor) -> float:
-        """Per-row loss of reconstructing every row by the mean row.
+        """Per-row loss of reconstructing every row by the mean row or the origin.
 
-        A yardstick for divergence, so the first rows are enough.
+        A yardstick for divergence, so the first :data:`REFERENCE_ROWS` rows
+        of ``X_t`` (in the units of ``X``) are enough.  They are scaled
+        :data:`REFERENCE_CHUNK_ROWS` at a time: whole, their scaled copy and
+        its squares were 25 MB temporaries each for 784 features, whose
+        fresh pages cost 80 ms of a fit's set-up.
         """
         X_t = X_t[:REFERENCE_ROWS]
-        mean = X_t.mean(dim=0, keepdim=True).expand_as(X_t)
-        origin = 0.0
-        if self.loss == "bce":
-            # The cross-entropy is linear in x, so its mean over the rows is
-            # that of the mean row: the binary entropy of the clamped means,
-            # from one row instead of all REFERENCE_ROWS.
-            logits = torch.logit(mean[:1].clamp(1e-4, 1 - 1e-4))
-            per_row = reconstruction_per_row(logits, mean[:1], "bce", torch.sigmoid)
-        else:
-            per_row = (X_t - mean).square().sum(dim=1)
-            # ... or by the origin of the internal space (the training mean when
-            # rescaling): a partial_fit chunk or a warm-start refit need not be
-            # centred where the first data was, and is not "diverged" for that.
-            origin = float(X_t.square().sum(dim=1).mean())
+        n, d = X_t.shape
+        scaled = self._batch_scaler(X_t.device)
+        # The cross-entropy of the mean row is at most log 2 per feature,
+        # under the floor at the end: only the squared error needs the rows.
+        reference = 0.0
+        if self.loss != "bce":
+            # The squared error of the mean row, mean_i ||x_i - m||², is
+            # mean_i ||x_i||² - ||m||², never more than that of the origin of
+            # the internal space (the training mean when rescaling): the
+            # yardstick is the origin's.  A partial_fit chunk or a warm-start
+            # refit need not be centred where the first data was, and is not
+            # "diverged" for that.
+            squares = 0.0
+            for chunk in X_t.split(REFERENCE_CHUNK_ROWS):
+                flat = scaled(chunk).reshape(-1)
+                squares += float(torch.dot(flat, flat))
+            reference = squares / n
             # ... or by the corrupted input itself, ||x~ - x||²: a denoising
-            # corruption can cost more than any of the above (masking data far
-            # from zero).  Drawn on a copy of the generator's state.
-            sample = X_t[:1024]
+            # corruption can cost more than either (masking data far from
+            # zero).  Drawn on a copy of the generator's state.
+            sample = scaled(X_t[:1024])
             state = self._torch_rng.get_state()
             try:
                 corrupted = self._corrupt(sample)
             finally:
                 self._torch_rng.set_state(state)
-            origin = max(origin, float((corrupted - sample).square().sum(dim=1).mean()))
+            if corrupted is not sample:
+                noise = float((corrupted - sample).square().sum(dim=1).mean())
+                reference = max(reference, noise)
         # Floor at n_features, the constant model's loss on unit-scale data,
         # so that constant data (one sample) does not make any loss "diverged".
-        return max(float(per_row.mean()), origin, float(X_t.shape[1]))
+        return max(reference, float(d))
 
     def _split_validation(self, X_t: torch.Tensor):
         n = X_t.shape[0]

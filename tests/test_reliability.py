@@ -639,3 +639,23 @@ def test_centring_statistics_match_numpy_at_any_chunking(monkeypatch, dtype, chu
     ae = UndercompleteAE(n_components=2, hidden_layer_sizes=(3,), max_iter=1, random_state=0)
     fit_quietly(ae, X)
     assert ae.scale_ == pytest.approx(np.sqrt(X.var(0, dtype=np.float64).mean()), rel=1e-12)
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 1024])
+def test_divergence_yardstick_is_the_larger_of_the_mean_and_origin_losses(monkeypatch, chunk_rows):
+    """The squared error's yardstick, computed chunk by chunk, is what its
+    definition says: the per-row loss of the mean row or of the internal
+    origin (whichever is larger, floored at n_features), on the first
+    REFERENCE_ROWS rows."""
+    from skae import _base
+
+    monkeypatch.setattr(_base, "REFERENCE_ROWS", 40)
+    monkeypatch.setattr(_base, "REFERENCE_CHUNK_ROWS", chunk_rows)
+    X = (20.0 + 30.0 * np.random.default_rng(0).uniform(size=(50, 6)) ** 3).astype(np.float32)
+    ae = UndercompleteAE(2, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    fit_quietly(ae, X)
+    internal = (X[:40].astype(np.float64) - ae.mean_) / ae.scale_
+    around_mean = ((internal - internal.mean(0)) ** 2).sum(1).mean()
+    around_origin = (internal**2).sum(1).mean()
+    assert around_origin > 6.0  # the floor at n_features does not decide it
+    assert ae._constant_loss == pytest.approx(max(around_mean, around_origin), rel=1e-5)
