@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._linear import Linear
+from ._losses import logistic_squared_error_sum
 
 # Names follow scikit-learn's MLP ("identity", "logistic", "tanh", "relu");
 # "sigmoid" is accepted as the name the autoencoder literature uses.
@@ -186,6 +188,15 @@ class ActivationInDataUnits(nn.Module):
         if self.offset is not None:
             logits = logits + self.offset
         return (self.activation(logits) - self.mean) * self.inv_scale
+
+    def summed_squared_error(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``Σ (self(logits) - x)²``, for the logistic in one autograd node.
+
+        The training loss of the squared error (:func:`~skae._losses.summed_squared_error`).
+        """
+        if self.offset is not None:  # the logistic
+            return logistic_squared_error_sum(logits, x, self.offset, self.mean, self.inv_scale)
+        return F.mse_loss(self(logits), x, reduction="sum")
 
 
 class Autoencoder(nn.Module):

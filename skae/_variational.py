@@ -268,7 +268,7 @@ class VAE(BaseAutoencoder):
         reduction: the training loop's hot path."""
         if self.loss == "bce":
             return mean_reconstruction(logits, x, "bce", module.output_activation)
-        return mean_gaussian_negative_log_likelihood(module.output_activation(logits), x)
+        return mean_gaussian_negative_log_likelihood(logits, x, module.output_activation)
 
     def _batch_loss(self, module, x):
         r"""Minus the single-draw ELBO, mean over the batch.
