@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from ._linear import matmul
+from ._linear import gram, matmul
 
 
 def squared_error_per_row(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -307,31 +307,38 @@ class _SharedFactorPenalty(torch.autograd.Function):
               \frac{\partial P}{\partial D} = \frac2n D\, (W W^\top \odot A^\top A).
 
     Autograd through ``W @ W.T`` would take two ``h × h × d`` products for
-    ``W`` (one per factor) where one does.  Not twice differentiable.
+    ``W`` (one per factor) where one does, and :func:`skae._linear.gram`
+    computes ``W W^T`` itself from the blocks on and above its diagonal.
+    The forward pass keeps only the ``h × h`` coefficients the backward
+    pass multiplies by (two for a ReLU encoder, whose ``D`` is constant),
+    built in place of the Gram matrices.  Not twice differentiable.
     """
 
     @staticmethod
     def forward(ctx, w, a, d):
-        gram_w = matmul(w, w.T)
+        _, grad_a_needed, grad_d_needed = ctx.needs_input_grad
+        gram_w = gram(w)
         gram_a = matmul(a.T, a)
         gram_d = matmul(d.T, d)
-        coefficient_w = gram_a * gram_d
-        ctx.save_for_backward(w, a, d, gram_w, gram_a, gram_d, coefficient_w)
+        coefficient_d = gram_w * gram_a if grad_d_needed else None
+        coefficient_w = gram_a.mul_(gram_d)
+        coefficient_a = gram_d.mul_(gram_w) if grad_a_needed else None
+        ctx.save_for_backward(w, a, d, coefficient_w, coefficient_a, coefficient_d)
         # One fused pass over the two matrices, without their product in memory.
         return torch.dot(coefficient_w.reshape(-1), gram_w.reshape(-1)) / d.shape[0]
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        w, a, d, gram_w, gram_a, gram_d, coefficient_w = ctx.saved_tensors
+        w, a, d, coefficient_w, coefficient_a, coefficient_d = ctx.saved_tensors
         scale = 2.0 * grad / d.shape[0]
         grad_w = grad_a = grad_d = None
         if ctx.needs_input_grad[0]:
             grad_w = matmul(coefficient_w, w).mul_(scale)
         if ctx.needs_input_grad[1]:
-            grad_a = matmul(a, gram_w * gram_d).mul_(scale)
+            grad_a = matmul(a, coefficient_a).mul_(scale)
         if ctx.needs_input_grad[2]:
-            grad_d = matmul(d, gram_w * gram_a).mul_(scale)
+            grad_d = matmul(d, coefficient_d).mul_(scale)
         return grad_w, grad_a, grad_d
 
 

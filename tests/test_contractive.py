@@ -71,6 +71,26 @@ def test_shared_factor_penalty_gradient_is_exact():
     assert torch.autograd.gradcheck(_SharedFactorPenalty.apply, (w, a, d))
 
 
+@pytest.mark.parametrize("constant_d", [True, False], ids=["relu-like D", "smooth D"])
+def test_shared_factor_penalty_with_a_gram_in_strips(constant_d):
+    """At a width whose Gram matrix ``W W^T`` is computed in strips (512 x 512),
+    the value and each needed gradient equal autograd's through the formula."""
+    generator = torch.Generator().manual_seed(1)
+    w = torch.randn(512, 512, generator=generator, dtype=torch.float64, requires_grad=True)
+    a = torch.randn(4, 512, generator=generator, dtype=torch.float64, requires_grad=True)
+    d = torch.rand(9, 512, generator=generator, dtype=torch.float64)
+    d = (d > 0.5).double() if constant_d else d.requires_grad_()
+    inputs = [t for t in (w, a, d) if t.requires_grad]
+
+    got = _SharedFactorPenalty.apply(w, a, d)
+    got_grads = torch.autograd.grad(got, inputs)
+    want = ((w @ w.T) * (a.T @ a) * (d.T @ d)).sum() / len(d)
+    want_grads = torch.autograd.grad(want, inputs)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=0.0)
+    for g, expected in zip(got_grads, want_grads):
+        torch.testing.assert_close(g, expected, rtol=1e-11, atol=1e-12)
+
+
 @pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])
 def test_estimator_penalty_is_lam_times_mean_jacobian_norm(digits, hidden):
     X_train, _, _, _ = digits

@@ -14,7 +14,7 @@ from torch import nn
 
 import skae
 from skae import _linear
-from skae._linear import Linear, linear, onednn_available
+from skae._linear import Linear, gram, linear, onednn_available
 
 needs_onednn = pytest.mark.skipif(not onednn_available(), reason="no oneDNN linear operator")
 
@@ -193,3 +193,27 @@ def test_a_fit_follows_the_same_losses_on_either_path(monkeypatch):
     plain = skae.UndercompleteAE(4, **params).fit(X)
     np.testing.assert_allclose(fast.loss_curve_, plain.loss_curve_, rtol=1e-4)
     np.testing.assert_allclose(fast.transform(X), plain.transform(X), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "rows, inner, strips",
+    [(700, 512, 2), (1024, 784, 4), (2304, 512, 8), (1024, 511, 1), (511, 784, 1)],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gram_in_strips_is_the_product_with_its_transpose(rows, inner, strips, dtype, monkeypatch):
+    """Every entry is the dot product of two rows, whether in one product or
+    mirrored from the blocks above the diagonal (uneven strips included), and
+    the result is exactly symmetric; each strip is one product."""
+    m = torch.randn(rows, inner, generator=torch.Generator().manual_seed(rows), dtype=dtype)
+    products = []
+    monkeypatch.setattr(
+        _linear, "matmul", lambda a, b: products.append(a.shape) or _linear.linear(a, b.t())
+    )
+    got = gram(m)
+    assert len(products) == strips
+    # Rounding of a sum of `inner` products of standard normals, entries at most ~16.
+    tolerance = 16 * inner * torch.finfo(dtype).eps
+    exact = (m.double() @ m.double().T).to(dtype)
+    torch.testing.assert_close(got, exact, rtol=0.0, atol=tolerance)
+    torch.testing.assert_close(got, m @ m.T, rtol=0.0, atol=tolerance)
+    assert torch.equal(got, got.T)
