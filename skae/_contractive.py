@@ -75,12 +75,13 @@ class ContractiveAE(BaseAutoencoder):
     - deeper encoders: :math:`\operatorname{tr}(A D_1 W_1 W_1^\top D_1 A^\top)`
       with :math:`A = D_L W_L \cdots D_2 W_2`.
 
-    The cost of a step: the Gram matrix :math:`W_1 W_1^\top` and that
-    gradient are two ``h × h × d`` products whatever the batch size, so the
-    penalty's share grows with the hidden width: an epoch takes about 1.4
-    times the plain autoencoder's with ``hidden_layer_sizes=(256,)`` and 2.5
-    times with the default ``(1024,)`` on Fashion-MNIST
-    (``benchmarks/speed.py``).
+    The cost of a step: the Gram matrix :math:`W_1 W_1^\top` (computed
+    from its blocks on and above the diagonal, 5/8 of a full product for
+    ``h = 1024``) and that gradient are about 1.6 ``h × h × d`` products
+    whatever the batch size, so the penalty's share grows with the hidden
+    width: an epoch takes about 1.4 times the plain autoencoder's with
+    ``hidden_layer_sizes=(256,)`` and 2.4 times with the default
+    ``(1024,)`` on Fashion-MNIST (``benchmarks/speed.py``).
 
     Units: with ``loss="mse"`` the network sees the centred data divided by
     ``scale_``, and the penalty is the Jacobian with respect to that input,

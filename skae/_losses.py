@@ -261,8 +261,9 @@ def mean_jacobian_frobenius_sq(weights, derivatives) -> torch.Tensor:
 
     with :math:`D_1` the ``(n, h)`` matrix whose rows are
     :math:`\sigma_1'(a_1(x_i))`, and its gradient takes one product per
-    input (:class:`_SharedFactorPenalty`): two ``h × h × d`` products a
-    step where autograd through the per-row form takes three.  Other
+    input (:class:`_SharedFactorPenalty`): the Gram matrix and the
+    gradient for :math:`W_1`, about 1.6 ``h × h × d`` products a step where
+    autograd through the per-row form takes three.  Other
     encoders average
     :func:`jacobian_frobenius_sq`.  Returns a 0-dim tensor.
     """
