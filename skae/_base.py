@@ -299,7 +299,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # with the new value, as MLPRegressor does with alpha (the step size
         # is already read from the parameters at every fit).
         self._optimizer.param_groups[0]["weight_decay"] = 2.0 * self.weight_decay
-        scaled = self._batch_scaler(X.device)
+        # The loop's batches are its own copies (run_epochs): scaled in place,
+        # without a new batch-sized tensor (and its fresh pages) every step.
+        scaled = self._batch_scaler(X.device, in_place=True)
         return run_epochs(
             self.module_,
             self._optimizer,
@@ -325,18 +327,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._constant_loss = self._reference_loss(X_t[:REFERENCE_ROWS])
         return X_t
 
-    def _batch_scaler(self, device, dtype=torch.float32):
+    def _batch_scaler(self, device, dtype=torch.float32, in_place=False):
         """The map from rows of ``X`` (tensors of ``dtype``) to the network's input.
 
         ``(x - mean_) / scale_``, the identity without rescaling.  Training
         applies it to each batch and :meth:`_to_internal` to each inference
         chunk, so both give the network the same numbers.  The rows given are
-        not modified.
+        not modified, unless ``in_place``: then they are overwritten with the
+        result (the same numbers).
         """
         if not self._rescales():
             return lambda x: x
         mean = torch.as_tensor(self.mean_, dtype=dtype, device=device)
         scale = self.scale_
+        if in_place:
+            return lambda x: x.sub_(mean).div_(scale)
         return lambda x: torch.sub(x, mean).div_(scale)
 
     def _hidden_sizes(self) -> tuple:

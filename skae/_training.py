@@ -174,7 +174,9 @@ def run_epochs(
     """Train ``module`` for up to ``config.max_iter`` epochs over the rows of ``X``.
 
     Every epoch visits the rows in a fresh order drawn from ``generator``;
-    a batch is an ``index_select`` of the one contiguous tensor ``X``.
+    a batch is an ``index_select`` of the one contiguous tensor ``X``, a new
+    tensor that ``batch_loss`` owns and may overwrite (skae's scale their
+    batches in place), never a view of ``X``.
     Convergence follows :class:`sklearn.neural_network.MLPRegressor`: stop
     when the training loss (or, with early stopping, the validation score)
     has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
@@ -329,7 +331,7 @@ def _check_final(module, X, batch_loss, generator, config: LoopConfig, epoch, st
     state = generator.get_state()
     try:
         with torch.no_grad():
-            loss, terms = batch_loss(X[: config.batch_size])
+            loss, terms = batch_loss(X[: config.batch_size].clone())  # its own, as in an epoch
     finally:
         generator.set_state(state)
     terms = {k: float(v) for k, v in terms.items()}
