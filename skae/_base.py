@@ -301,12 +301,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._optimizer.param_groups[0]["weight_decay"] = 2.0 * self.weight_decay
         # The loop's batches are its own copies (run_epochs): scaled in place,
         # without a new batch-sized tensor (and its fresh pages) every step.
-        scaled = self._batch_scaler(X.device, in_place=True)
+        scaled = self._batch_scaler(X.device)
         return run_epochs(
             self.module_,
             self._optimizer,
             X,
-            lambda batch: self._batch_loss(self.module_, scaled(batch)),
+            lambda batch: self._batch_loss(self.module_, scaled(batch, out=batch)),
             self._torch_rng,
             config,
             self._history,
@@ -327,22 +327,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._constant_loss = self._reference_loss(X_t[:REFERENCE_ROWS])
         return X_t
 
-    def _batch_scaler(self, device, dtype=torch.float32, in_place=False):
-        """The map from rows of ``X`` (tensors of ``dtype``) to the network's input.
+    def _batch_scaler(self, device, dtype=torch.float32):
+        """``scaled(x, out=None)``: rows of ``X`` (tensors of ``dtype``) as the network's input.
 
         ``(x - mean_) / scale_``, the identity without rescaling.  Training
         applies it to each batch and :meth:`_to_internal` to each inference
-        chunk, so both give the network the same numbers.  The rows given are
-        not modified, unless ``in_place``: then they are overwritten with the
-        result (the same numbers).
+        chunk, so both give the network the same numbers.  The result goes to
+        a new tensor, or into ``out`` (of ``x``'s shape; ``x`` itself
+        included) where given; without rescaling it is ``x``, unmodified.
         """
         if not self._rescales():
-            return lambda x: x
+            return lambda x, out=None: x
         mean = torch.as_tensor(self.mean_, dtype=dtype, device=device)
         scale = self.scale_
-        if in_place:
-            return lambda x: x.sub_(mean).div_(scale)
-        return lambda x: torch.sub(x, mean).div_(scale)
+        return lambda x, out=None: torch.sub(x, mean, out=out).div_(scale)
 
     def _hidden_sizes(self) -> tuple:
         return tuple(
@@ -419,11 +417,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 )
         return X
 
-    def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32) -> torch.Tensor:
+    def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32, out=None) -> torch.Tensor:
         """A chunk of rows of ``X`` as the tensor the network sees (centred and
-        scaled), for inference; training scales its batches with :meth:`_batch_scaler`."""
+        scaled), for inference; training scales its batches with :meth:`_batch_scaler`.
+
+        ``out``, a CPU tensor of ``dtype`` with at least the chunk's rows, takes
+        the scaled rows where given, so that a loop over chunks reuses one
+        buffer: a new one per chunk of 8192 x 784 float32 rows costs its 25 MB
+        of fresh pages every time (about 1.5 ms of the 2.2 ms that centring
+        the chunk took in ``transform``).
+        """
         x = _shared_or_copied(X_chunk, dtype)
-        return self._batch_scaler(x.device, x.dtype)(x).to(device)
+        if out is not None:
+            out = out[: x.shape[0]]
+        return self._batch_scaler(x.device, x.dtype)(x, out=out).to(device)
 
     def _init_state(self, X: np.ndarray) -> None:
         """Everything a fit from scratch sets before training."""
@@ -691,10 +698,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         shape = (X.shape[0], n_out) if n_out else (X.shape[0],)
         out = np.empty(shape, dtype=X.dtype)
         with torch.inference_mode():
+            # One buffer for every chunk's scaled rows (see _to_internal).
+            dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+            rows = min(INFERENCE_BATCH_SIZE, X.shape[0])
+            scaled = torch.empty((rows, X.shape[1]), dtype=dtype) if internal_input else None
             for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
                 chunk = X[start : start + INFERENCE_BATCH_SIZE]
                 if internal_input:
-                    x = self._to_internal(chunk, device, X.dtype)
+                    x = self._to_internal(chunk, device, X.dtype, out=scaled)
                 else:
                     x = torch.as_tensor(np.array(chunk, copy=True), device=device)
                 out[start : start + len(chunk)] = fn(module, x).cpu().numpy()
@@ -732,9 +743,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         def decode(module, z):
             x_hat = module.decode(z)
-            if self._rescales():
+            if self._rescales():  # in place: x_hat is a new tensor of the chunk's size
                 mean = torch.as_tensor(self.mean_, dtype=x_hat.dtype, device=x_hat.device)
-                x_hat = x_hat * self.scale_ + mean
+                x_hat = x_hat.mul_(self.scale_).add_(mean)
             return x_hat
 
         return self._map_batches(Z, decode, self.n_features_in_, internal_input=False)
