@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._adam import step_function
+
 logger = logging.getLogger("skae")
 
 
@@ -205,6 +207,7 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
     status = "max_iter"
     bar = _progress_bar(config)
     shares = _batch_shares(n, batch_size, X.device)
+    step = step_function(optimizer)  # optimizer.step(), without its per-call Python
     module.train()
     try:
         schedule = _step_sizes(config, len(shares))
@@ -218,7 +221,7 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
                 loss, terms = batch_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                optimizer.step()
+                step()
                 names = tuple(terms)
                 values.append(loss.detach())
                 values.extend(value.detach() for value in terms.values())
