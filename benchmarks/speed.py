@@ -416,8 +416,9 @@ def section_train(X, epochs, report, repeats=2):
     lines += [
         "",
         f"Adam's kernel: skae uses the fused one (`torch.optim.Adam(fused=True)`; "
-        f"PyTorch's default on the CPU updates one parameter at a time). The same "
-        f"hand-written loop with that kernel takes "
+        f"PyTorch's default on the CPU updates one parameter at a time), and calls it "
+        f"directly, without `Optimizer.step`'s Python around it (`skae/_adam.py`). The "
+        f"same hand-written loop with that kernel, through `optimizer.step()`, takes "
         f"{rows[fused_name]:.3f} s per epoch, {rows[fused_name] / skae_time:.2f}x skae's "
         f"time. skae's fit also validates, centres and scales the data and builds its "
         f"network, {setup:.2f} s once per fit here; its epochs alone take "
