@@ -37,15 +37,15 @@ def _plain_fused_groups(optimizer) -> bool:
     for group in optimizer.param_groups:
         if any(group.get(key, value) != value for key, value in _PLAIN_GROUP.items()):
             return False
-        params = group["params"]
-        if isinstance(group["lr"], torch.Tensor) or not params:
+        if isinstance(group["lr"], torch.Tensor):
             return False
+        params = group["params"]  # an empty group has nothing to update
         if any(p.device.type != "cpu" or p.dtype != params[0].dtype for p in params):
             return False
     return True
 
 
-def _update(optimizer, groups) -> None:
+def _update(groups) -> None:
     """Adam's step for ``groups``, ``[(group, params, states), ...]`` of initialised states."""
     for group, params, states in groups:
         beta1, beta2 = group["betas"]
@@ -81,7 +81,7 @@ def _direct_step(optimizer) -> None:
         if params:
             groups.append((group, params, states))
     with torch.no_grad():
-        _update(optimizer, groups)
+        _update(groups)
 
 
 @functools.cache

@@ -40,6 +40,10 @@ def test_the_direct_update_is_checked_and_used_here():
     assert direct_update_matches()
     _, optimizer = _network_and_optimizer(fused=True)
     assert step_function(optimizer) != optimizer.step
+    # A network without biases leaves the second group empty: nothing to update there.
+    params = [{"params": [torch.nn.Parameter(torch.zeros(2))]}, {"params": []}]
+    no_biases = torch.optim.Adam(params, lr=0.01, fused=True)
+    assert step_function(no_biases) != no_biases.step
 
 
 @needs_fused
