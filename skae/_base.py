@@ -95,8 +95,8 @@ def _mean_and_mean_variance(X: np.ndarray) -> tuple[np.ndarray, float]:
 def _shared_or_copied(X: np.ndarray, dtype) -> torch.Tensor:
     """``X`` as a CPU tensor of ``dtype``, sharing its memory where that is safe.
 
-    Training and inference only read the rows (batches are centred and
-    scaled into new tensors), so they need no copy of ``X``, whose cost is
+    Training and inference only read the rows (batches are gathered into
+    copies, which are centred and scaled), so they need no copy of ``X``, whose cost is
     most of a short fit's set-up (``benchmarks/speed.py`` reports the
     set-up).  An array of another dtype or layout, a read-only one (torch
     tensors are always writable) and a memory map (whose random reads in
@@ -324,7 +324,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         element-wise operations per batch cost a few percent of an epoch.
         """
         X_t = _shared_or_copied(X, np.float32).to(self.device_)
-        self._constant_loss = self._reference_loss(X_t[:REFERENCE_ROWS])
+        self._constant_loss = self._reference_loss(X_t)  # reads its first rows only
         return X_t
 
     def _batch_scaler(self, device, dtype=torch.float32):

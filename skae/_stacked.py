@@ -314,7 +314,9 @@ class StackedAE(BaseAutoencoder):
         ).tolist()
         # The first layer learns from X in its own units (it centres and
         # scales for itself, and "auto" means the same to it as to the stack);
-        # _load_layer folds that into the stack's scaled input.
+        # _load_layer folds that into the stack's scaled input.  The round
+        # trip through the scaled units keeps the rows rounded as they were
+        # when X itself was held scaled, so pretraining sees the same numbers.
         codes = self._batch_scaler(X.device)(X).detach().cpu().numpy()
         if self._rescales():
             codes = codes * np.float32(self.scale_) + self.mean_.astype(np.float32)
