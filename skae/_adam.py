@@ -1,137 +1,254 @@
-"""Adam's fused update without ``torch.optim``'s per-call Python.
+"""Adam (Kingma & Ba 2015) as PyTorch's fused kernel, without ``torch.optim`` around it.
 
-``torch.optim.Adam(fused=True).step()`` updates each parameter group with
-two kernels, one that counts the step and one that does Adam's whole update
-(:func:`torch._fused_adam_`).  Around them, ``Optimizer.step`` runs about
-85 us of Python on every call (hooks, a profiler label, the ``no_grad``
-switch, gathering the group's tensors and grouping them by device and
-dtype), which is 3-4% of a training step of a 784-256-32 network at batch
-256 and 10% of one of digits' 64-64-32 network on a 2-core CPU.  For the
-groups skae builds -- one device (the CPU), one dtype, a float step size,
-no AMSGrad -- :func:`step_function` makes the two kernel calls directly:
-the same update, bit for bit, which :func:`direct_update_matches` checks
-once per process against ``Optimizer.step``.
+``torch.optim.Adam(fused=True)`` updates each parameter group with two
+kernels: one counts the step (:func:`torch._foreach_add_`), one does Adam's
+whole update in a single pass over every parameter (:func:`torch._fused_adam_`).
+Everything else ``torch.optim`` does around them is what a training loop
+pays for and does not need here:
+
+* ``Optimizer.step`` runs about 85 us of Python on every call (hooks, a
+  profiler label, the ``no_grad`` switch, gathering the group's tensors and
+  grouping them by device and dtype): 3-4% of a training step of a
+  784-256-32 network at batch 256 and 10% of one of digits' 64-64-32
+  network on a 2-core CPU;
+* ``zero_grad`` costs 7 us a call where setting ``grad = None`` costs 0.6;
+* the first optimiser built in a process imports ``torch._dynamo`` (its
+  methods are wrapped to keep the compiler out), about 0.75 s: the first
+  fit of a session, and each fresh joblib worker, paid it again.
+
+:class:`FusedAdam` makes the same two kernel calls, on the same state, and
+so gives the same update bit for bit; its ``state_dict`` is
+``torch.optim.Adam``'s, and loads into either (``tests/test_adam.py``).
+:func:`make_adam` uses it where the kernel runs on the CPU, and
+``torch.optim.Adam`` elsewhere.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import torch
 
-# The options of a group that change which update Optimizer.step makes.
-_PLAIN_GROUP = {
-    "fused": True,
+# A group's options besides lr, betas, eps and weight_decay, as
+# torch.optim.Adam(fused=True) keeps them: the update FusedAdam makes.
+_FUSED_OPTIONS = {
     "amsgrad": False,
     "maximize": False,
+    "foreach": None,
     "capturable": False,
     "differentiable": False,
+    "fused": True,
     "decoupled_weight_decay": False,
 }
+# Those that change the update; fused and foreach only choose its kernel.
+_PLAIN_UPDATE = {k: v for k, v in _FUSED_OPTIONS.items() if k not in ("fused", "foreach")}
+_STATE_KEYS = ("step", "exp_avg", "exp_avg_sq")
 
 
-def _plain_fused_groups(optimizer) -> bool:
-    """Whether every group of ``optimizer`` is a fused Adam on CPU tensors of one dtype."""
-    if type(optimizer) is not torch.optim.Adam:
-        return False
-    for group in optimizer.param_groups:
-        if any(group.get(key, value) != value for key, value in _PLAIN_GROUP.items()):
-            return False
-        if isinstance(group["lr"], torch.Tensor):
-            return False
-        params = group["params"]  # an empty group has nothing to update
-        if any(p.device.type != "cpu" or p.dtype != params[0].dtype for p in params):
-            return False
-    return True
+class FusedAdam:
+    r"""Adam over parameter groups, each updated by :func:`torch._fused_adam_`.
+
+    For a gradient :math:`g_t` (plus ``weight_decay`` :math:`\cdot\,\theta`,
+    as ``torch.optim.Adam`` adds it),
+
+    .. math:: m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+              v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \quad
+              \theta_t = \theta_{t-1} - \eta \,
+              \frac{m_t / (1 - \beta_1^t)}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon}
+
+    (Kingma & Ba 2015, Algorithm 1), computed by the kernel
+    ``torch.optim.Adam(fused=True)`` runs, so every step equals that
+    optimiser's bit for bit.  A subset of its interface: ``param_groups``
+    (whose ``lr`` and ``weight_decay`` may change between steps), ``state``,
+    :meth:`step`, :meth:`zero_grad`, :meth:`state_dict` and
+    :meth:`load_state_dict`.  Parameters without a gradient are skipped, and
+    their step count is not advanced, as in ``torch.optim``.
+
+    Parameters
+    ----------
+    groups : list of dict
+        Each ``{"params": [...], ...}`` with optional ``lr``, ``betas``,
+        ``eps`` and ``weight_decay``.  All parameters floating point, on one
+        device of one dtype per group.
+    lr : float
+        The step size of the groups that do not set their own.
+    """
+
+    def __init__(self, groups, lr: float = 1e-3):
+        defaults = {"lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+        self.defaults = {**defaults, **_FUSED_OPTIONS}
+        self.param_groups = []
+        for group in groups:
+            unknown = set(group) - set(self.defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"FusedAdam has no option {sorted(unknown)}.")
+            _check_plain(group, "the group", _FUSED_OPTIONS)
+            params = list(group["params"])
+            if any(not p.is_floating_point() for p in params):
+                raise ValueError("FusedAdam updates floating-point parameters only.")
+            self.param_groups.append({**self.defaults, **group, "params": params})
+        self.state = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (``set_to_none=False``: zero it)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_().zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of every parameter that has a gradient."""
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            states = [self.state.get(p) or self._new_state(p) for p in params]
+            steps = [state["step"] for state in states]
+            beta1, beta2 = group["betas"]
+            torch._foreach_add_(steps, 1)
+            torch._fused_adam_(
+                params,
+                [p.grad for p in params],
+                [state["exp_avg"] for state in states],
+                [state["exp_avg_sq"] for state in states],
+                [],
+                steps,
+                amsgrad=False,
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+            )
+
+    def _new_state(self, p: torch.Tensor) -> dict:
+        # As torch.optim.Adam(fused=True) starts a parameter: a float32 step
+        # count on its device, moments of its shape, dtype and layout.
+        state = {
+            "step": torch.zeros((), dtype=torch.float32, device=p.device),
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        }
+        self.state[p] = state
+        return state
+
+    def state_dict(self) -> dict:
+        """``torch.optim.Optimizer.state_dict``'s layout: parameters numbered across groups.
+
+        The tensors are the optimiser's own, not copies, as in ``torch.optim``.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: dict(values) for p, values in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Take the state and options of :meth:`state_dict`'s, or ``torch.optim.Adam``'s, output.
+
+        The moments are copied onto each parameter's device and dtype.  The
+        state must be a plain Adam's (no AMSGrad, no maximising, no decoupled
+        weight decay), of parameters shaped as this optimiser's; a state
+        from ``torch.optim.Adam`` without ``fused=True`` is the same update.
+
+        Raises
+        ------
+        ValueError
+            If the groups, their sizes, the options or the tensors do not fit.
+        """
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("the state has a different number of parameter groups.")
+        params = {}
+        groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError("a parameter group of the state has a different size.")
+            _check_plain(saved, "the state", _PLAIN_UPDATE)
+            params.update(zip(saved["params"], group["params"]))
+            options = {key: copy.deepcopy(value) for key, value in saved.items() if key != "params"}
+            groups.append({**options, **_FUSED_OPTIONS, "params": group["params"]})
+        state = {}
+        for key, values in state_dict["state"].items():
+            if key not in params:
+                raise ValueError(f"the state names a parameter ({key!r}) no group has.")
+            state[params[key]] = _state_for(params[key], values)
+        self.param_groups = groups
+        self.state = state
 
 
-def _update(groups) -> None:
-    """Adam's step for ``groups``, ``[(group, params, states), ...]`` of initialised states."""
-    for group, params, states in groups:
-        beta1, beta2 = group["betas"]
-        steps = [state["step"] for state in states]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(
-            params,
-            [p.grad for p in params],
-            [state["exp_avg"] for state in states],
-            [state["exp_avg_sq"] for state in states],
-            [],
-            steps,
-            amsgrad=False,
-            lr=group["lr"],
-            beta1=beta1,
-            beta2=beta2,
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=False,
-        )
+def _check_plain(group: dict, what: str, options: dict) -> None:
+    """Refuse a group whose ``options`` differ from ``FusedAdam``'s (AMSGrad, maximising, ...)."""
+    for option, plain in options.items():
+        if group.get(option, plain) != plain:
+            raise ValueError(f"{what} is not FusedAdam's plain Adam ({option}={group[option]!r}).")
 
 
-def _direct_step(optimizer) -> None:
-    """``optimizer.step()``, by :func:`_update` once every parameter's state exists."""
-    groups = []
-    for group in optimizer.param_groups:
-        params = [p for p in group["params"] if p.grad is not None]
-        states = [optimizer.state.get(p) for p in params]
-        if not all(states):
-            # A parameter's first update: torch.optim creates its state.
-            optimizer.step()
-            return
-        if params:
-            groups.append((group, params, states))
-    with torch.no_grad():
-        _update(groups)
+def _state_for(p: torch.Tensor, values: dict) -> dict:
+    """A parameter's ``{step, exp_avg, exp_avg_sq}`` loaded: copies on ``p``'s device and dtype."""
+    if set(values) != set(_STATE_KEYS):
+        raise ValueError(f"a parameter's Adam state has the entries {sorted(values)}.")
+    step, *moments = (torch.as_tensor(values[key]) for key in _STATE_KEYS)
+    if step.numel() != 1 or any(m.shape != p.shape for m in moments):
+        raise ValueError(f"an Adam state does not fit a parameter of shape {tuple(p.shape)}.")
+    state = {"step": step.to(device=p.device, dtype=torch.float32, copy=True).reshape(())}
+    for key, moment in zip(_STATE_KEYS[1:], moments):
+        state[key] = moment.to(device=p.device, dtype=p.dtype, copy=True)
+    return state
 
 
 @functools.cache
-def direct_update_matches() -> bool:
-    """Whether :func:`_direct_step` is ``Optimizer.step`` of a fused Adam here, bit for bit.
+def fused_kernel_runs_on_cpu() -> bool:
+    """Whether this PyTorch has Adam's fused kernel for CPU tensors (added in 2.4).
 
-    Runs both on two copies of a small problem with two parameter groups
-    (one with weight decay), a parameter without a gradient and a change of
-    step size between steps; any error (an older or newer PyTorch without
-    the kernel, or with another signature) counts as a difference.
+    Checked once per process, by one step of a one-element problem whose
+    result is known: the first Adam step moves a parameter by ``lr`` against
+    its gradient's sign.
     """
-    generator = torch.Generator().manual_seed(0)
-    values = [torch.randn(4, 3, generator=generator), torch.randn(4, generator=generator)]
-    unused = torch.randn(2, generator=generator)
-    grads = [[torch.randn(v.shape, generator=generator) for v in values] for _ in range(3)]
-
-    def trained(step) -> list:
-        params = [torch.nn.Parameter(v.clone()) for v in (*values, unused)]
-        groups = [
-            {"params": params[:1], "weight_decay": 0.01},
-            {"params": params[1:], "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.Adam(groups, lr=0.01, fused=True)
-        for i, batch_grads in enumerate(grads):
-            for param, grad in zip(params, batch_grads):
-                param.grad = grad.clone()
-            for group in optimizer.param_groups:
-                group["lr"] = 0.01 / (i + 1)
-            step(optimizer)
-        states = [optimizer.state[p][key] for p in params[:2] for key in optimizer.state[p]]
-        return [p.detach() for p in params] + states
-
+    param = torch.zeros(1)
+    state = [torch.zeros(1), torch.zeros(1)]
     try:
-        reference = trained(lambda optimizer: optimizer.step())
-        candidate = trained(_direct_step)
-    except (AttributeError, RuntimeError, TypeError, ValueError, NotImplementedError):
+        count = torch.zeros(())
+        torch._foreach_add_([count], 1)
+        torch._fused_adam_(
+            [param],
+            [torch.full((1,), 0.5)],
+            *([m] for m in state),
+            [],
+            [count],
+            amsgrad=False,
+            lr=0.25,
+            beta1=0.9,
+            beta2=0.999,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
+    except (AttributeError, NotImplementedError, RuntimeError, TypeError, ValueError):
         return False
-    return len(reference) == len(candidate) and all(
-        torch.equal(a, b) for a, b in zip(reference, candidate)
-    )
+    return abs(float(param) + 0.25) < 1e-5
 
 
-def step_function(optimizer):
-    """A callable doing ``optimizer.step()``, directly for a plain fused Adam where that checks out.
+def make_adam(groups, lr: float):
+    """Adam over ``groups``: :class:`FusedAdam` for CPU parameters where its kernel runs.
 
-    The groups' step sizes and weight decay are read at every call, so they
-    may change between steps.  Any other optimizer, or a PyTorch whose
-    fused kernel does not match ``Optimizer.step``, gets ``optimizer.step``
-    itself.
+    Elsewhere ``torch.optim.Adam``: with ``fused=True`` where the device has
+    the kernel (CUDA), its default kernel where not.
     """
-    if _plain_fused_groups(optimizer) and direct_update_matches():
-        return functools.partial(_direct_step, optimizer)
-    return optimizer.step
+    params = [p for group in groups for p in group["params"]]
+    if all(p.device.type == "cpu" for p in params) and fused_kernel_runs_on_cpu():
+        return FusedAdam(groups, lr=lr)
+    try:
+        return torch.optim.Adam(groups, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(groups, lr=lr)

@@ -21,6 +21,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._adam import make_adam
 from ._losses import mean_reconstruction, reconstruction_per_row
 from ._networks import (
     ACTIVATIONS,
@@ -457,7 +458,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._optimizer = self._make_optimizer(self.module_)
         self._history = History()
 
-    def _make_optimizer(self, module) -> torch.optim.Optimizer:
+    def _make_optimizer(self, module):
         # The L2 penalty λ Σ w² on the weights (not the biases), as in Ng's
         # notes, enters Adam as the gradient 2λw.
         decay, no_decay = [], []
@@ -467,13 +468,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             {"params": decay, "weight_decay": 2.0 * self.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
-        # The fused kernel does Adam's whole update in one pass over each
-        # parameter: ~15% of an epoch faster on a 784-256-32 network on CPU.
-        # It needs torch >= 2.4 on CPU; older versions use the default kernel.
-        try:
-            return torch.optim.Adam(groups, lr=self.learning_rate_init, fused=True)
-        except (RuntimeError, ValueError, TypeError):
-            return torch.optim.Adam(groups, lr=self.learning_rate_init)
+        # Adam's fused kernel, one pass over each parameter: ~15% of an epoch
+        # faster on a 784-256-32 network on CPU than torch's default kernel.
+        return make_adam(groups, lr=self.learning_rate_init)
 
     def _batch_rows(self, n_samples: int) -> int:
         """Rows per minibatch: ``batch_size`` (``"auto"``: 256), at most ``n_samples``."""

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._networks import Autoencoder, make_activation, make_linear
+from ._networks import Autoencoder, make_activation, make_linear, uninitialised
 
 #: An axis is halved by a strided convolution only while it has at least
 #: this many pixels, so tiny inputs (``1 x 1 x 3``) keep their size.
@@ -44,10 +44,8 @@ def init_conv_(layer: nn.Module, generator: torch.Generator) -> None:
 
 def make_conv(cls, n_in, n_out, kernel, stride, padding, generator, device=None, **kwargs):
     """A ``Conv2d`` / ``ConvTranspose2d`` initialised from ``generator``."""
-    # skip_init skips reset_parameters (torch's global generator); an explicit
-    # device=None would leave the layer on the "meta" device, hence "cpu".
-    layer = nn.utils.skip_init(
-        cls, n_in, n_out, kernel, stride=stride, padding=padding, device=device or "cpu", **kwargs
+    layer = uninitialised(
+        cls, n_in, n_out, kernel, stride=stride, padding=padding, device=device, **kwargs
     )
     with torch.no_grad():
         init_conv_(layer, generator)

@@ -85,16 +85,31 @@ def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
         nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
+def uninitialised(cls, *args, device=None, **kwargs) -> nn.Module:
+    """``cls(*args, **kwargs)``, a layer without buffers, with empty parameters on ``device``.
+
+    The CPU by default.
+    What :func:`torch.nn.utils.skip_init` makes: the layer is built on the
+    "meta" device, where its ``reset_parameters`` draws nothing from torch's
+    global generator, and then given empty parameters.  skip_init's
+    ``Module.to_empty`` takes ``empty_like`` of the meta tensors, whose first
+    call imports sympy (0.4 s of a session's first fit); ``torch.empty`` of
+    their shapes does not.
+    """
+    layer = cls(*args, device="meta", **kwargs)
+    for name, meta in list(layer.named_parameters()):
+        empty = torch.empty(meta.shape, dtype=meta.dtype, device=device or "cpu")
+        setattr(layer, name, nn.Parameter(empty))
+    return layer
+
+
 def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) -> nn.Linear:
     """A linear layer initialised from ``generator`` (global RNG untouched).
 
     It is a :class:`skae._linear.Linear`: an ``nn.Linear`` whose float32 CPU
     products run in oneDNN on CPUs where that beats PyTorch's BLAS (2x on AMD).
     """
-    # skip_init builds the layer without running reset_parameters, which
-    # would draw from torch's global generator.  (An explicit device=None
-    # would leave the layer on the "meta" device, hence the default "cpu".)
-    layer = nn.utils.skip_init(Linear, n_in, n_out, device=device or "cpu")
+    layer = uninitialised(Linear, n_in, n_out, device=device)
     with torch.no_grad():
         init_linear_(layer, generator)
     return layer

@@ -32,6 +32,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
+from ._adam import FusedAdam
 from ._networks import ACTIVATIONS
 from ._training import History
 
@@ -138,12 +139,16 @@ class _Encoder:
                 attr = f"{where}.{name}"
                 if name == _MODULE_ATTR:
                     fitted[name] = {"__state_dict__": self.value(value.state_dict(), attr)}
-                elif name == _OPTIMIZER_ATTR and isinstance(value, torch.optim.Optimizer):
+                elif name == _OPTIMIZER_ATTR and _is_optimizer(value):
                     fitted[name] = {"__optimizer__": self.value(value.state_dict(), attr)}
                 else:
                     fitted[name] = self.value(value, attr)
             record["fitted"] = fitted
         return record
+
+
+def _is_optimizer(value) -> bool:
+    return isinstance(value, (FusedAdam, torch.optim.Optimizer))
 
 
 def _is_skae_estimator(obj) -> bool:

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._adam import step_function
-
 logger = logging.getLogger("skae")
 
 
@@ -164,7 +162,7 @@ def _progress_bar(config: LoopConfig):
 
 def run_epochs(
     module: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer,
     X: torch.Tensor,
     batch_loss,
     generator: torch.Generator,
@@ -207,7 +205,6 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
     status = "max_iter"
     bar = _progress_bar(config)
     shares = _batch_shares(n, batch_size, X.device)
-    step = step_function(optimizer)  # optimizer.step(), without its per-call Python
     module.train()
     try:
         schedule = _step_sizes(config, len(shares))
@@ -221,7 +218,7 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
                 loss, terms = batch_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                step()
+                optimizer.step()
                 names = tuple(terms)
                 values.append(loss.detach())
                 values.extend(value.detach() for value in terms.values())
@@ -284,7 +281,7 @@ def _step_sizes(config: LoopConfig, batches_per_epoch: int):
             yield config.learning_rate
 
 
-def _set_step_size(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def _set_step_size(optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
 
