@@ -432,10 +432,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         ``out``, a CPU tensor of ``dtype`` with at least the chunk's rows, takes
         the scaled rows where given, so that a loop over chunks reuses one
-        buffer: a new one per chunk of 8192 x 784 float32 rows costs its 25 MB
-        of fresh pages every time (centring such a chunk took 2.2 ms that
-        way, and ``transform`` of 60,000 Fashion-MNIST rows ran 10-20% faster
-        with one buffer).
+        buffer: a new one per chunk can cost its fresh pages every time (with
+        chunks of 8192 x 784 float32 rows, 25 MB each, ``transform`` of 60,000
+        Fashion-MNIST rows ran 10-20% faster with one buffer).
         """
         x = _shared_or_copied(X_chunk, dtype)
         if out is not None:
@@ -496,13 +495,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """CPU threads for the training steps (:func:`skae._training.training_threads`).
 
         A forward and a backward pass cost three times the forward's
-        multiply-adds.  None (torch's setting) off the CPU.
+        multiply-adds; a batch holds ``batch_rows x n_features_in_`` values.
+        None (torch's setting) off the CPU.
         """
         if self.device_.type != "cpu":
             return None
         per_row = multiply_adds_per_row(self.module_)
         step = None if per_row is None else 3 * batch_rows * per_row
-        return training_threads(step, torch.get_num_threads())
+        return training_threads(
+            step, torch.get_num_threads(), batch_values=batch_rows * self.n_features_in_
+        )
 
     def _loop_config(self, max_iter: int, n_samples: int, **overrides) -> LoopConfig:
         batch_rows = self._batch_rows(n_samples)

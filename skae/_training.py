@@ -56,25 +56,36 @@ class LoopConfig:
 #: 64-64-32 at batch 256: 9M multiply-adds) takes under a millisecond on one
 #: core, and a second thread adds a synchronisation, and cache traffic
 #: between the cores, to each of the step's ~40 operations.  Measured on a
-#: 2-core machine (``benchmarks/speed.py``, section "threads"): 2 threads take
-#: 1.4-2x the time of one for networks under 2**25 multiply-adds a step,
-#: about the same from 2**25 to 2**26 (wide inputs favour two, small data
-#: that stays in the cache one), and win above.  Below two threads' worth a
-#: fit therefore runs on one.
-MULTIPLY_ADDS_PER_THREAD = 2**25
+#: 2-core machine (``benchmarks/speed.py``, section "threads", and the same
+#: fits on digits at other widths): on digits' 64 features, 2 threads take
+#: 1.06-1.08x the time of one for steps of 9-19M multiply-adds, 0.96x at 24M
+#: and 0.85-0.89x from 38M on.
+MULTIPLY_ADDS_PER_THREAD = 2**24
+
+#: Values of one batch (rows x features) per CPU thread.  The step's
+#: element-wise passes over the batch (centring it, the loss and its
+#: gradient) share out well where the batch is wide: on 784 Fashion-MNIST
+#: pixels 2 threads take 0.78-0.88x the time of one even for networks of
+#: 10-15M multiply-adds a step (784-8-4, 784-12-6 at batch 256).
+BATCH_VALUES_PER_THREAD = 2**16
 
 
-def training_threads(step_multiply_adds: int | None, available: int) -> int:
+def training_threads(step_multiply_adds: int | None, available: int, batch_values: int = 0) -> int:
     """CPU threads for training steps of ``step_multiply_adds`` multiply-adds.
 
-    One thread per :data:`MULTIPLY_ADDS_PER_THREAD` of work, at least one
-    and at most ``available`` (torch's setting); ``available`` when the work
-    is not known (None).  A function of the problem's shape only, so a fit
-    stays deterministic.
+    One thread per :data:`MULTIPLY_ADDS_PER_THREAD` of work or per
+    :data:`BATCH_VALUES_PER_THREAD` values of a batch (``batch_values``,
+    rows x features), whichever gives more, at least one and at most
+    ``available`` (torch's setting); ``available`` when the work is not
+    known (None).  A function of the problem's shape only, so a fit stays
+    deterministic.
     """
     if step_multiply_adds is None:
         return available
-    return max(1, min(available, step_multiply_adds // MULTIPLY_ADDS_PER_THREAD))
+    shares = max(
+        step_multiply_adds // MULTIPLY_ADDS_PER_THREAD, batch_values // BATCH_VALUES_PER_THREAD
+    )
+    return max(1, min(available, shares))
 
 
 @contextlib.contextmanager

@@ -8,12 +8,14 @@ import torch
 from skae import ConvolutionalAE, SparseAE, UndercompleteAE
 from skae._networks import build_mlp_autoencoder, multiply_adds_per_row
 from skae._training import (
+    BATCH_VALUES_PER_THREAD,
     MULTIPLY_ADDS_PER_THREAD,
     intra_op_threads,
     training_threads,
 )
 
 PER_THREAD = MULTIPLY_ADDS_PER_THREAD
+VALUES = BATCH_VALUES_PER_THREAD
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,20 @@ PER_THREAD = MULTIPLY_ADDS_PER_THREAD
 )
 def test_one_thread_per_share_of_work(work, available, expected):
     assert training_threads(work, available) == expected
+
+
+@pytest.mark.parametrize(
+    "work, values, expected",
+    [
+        (0, 2 * VALUES - 1, 1),
+        (0, 2 * VALUES, 2),  # a wide batch shares out by itself
+        (3 * PER_THREAD, 2 * VALUES, 3),  # whichever gives more threads
+        (PER_THREAD, 100 * VALUES, 4),
+        (None, 0, 4),
+    ],
+)
+def test_a_wide_batch_is_a_share_of_work_too(work, values, expected):
+    assert training_threads(work, 4, batch_values=values) == expected
 
 
 def test_work_of_an_mlp_is_the_sum_of_its_layer_products():
@@ -70,6 +86,15 @@ def test_a_small_network_trains_on_one_thread_and_restores_the_setting(fit):
     ae = SparseAE(n_components=4, hidden_layer_sizes=(16,), max_iter=2, random_state=0)
     assert _threads_while_training(ae, X, fit) == {1}
     assert torch.get_num_threads() == 2
+
+
+def test_a_small_network_on_wide_rows_trains_on_torchs_threads():
+    X = np.random.default_rng(0).random((256, 784), dtype=np.float32)
+    torch.set_num_threads(2)
+    ae = UndercompleteAE(n_components=2, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    assert 3 * 256 * multiply_adds_per_row(ae.fit(X[:2]).module_) < PER_THREAD
+    assert 256 * 784 >= 2 * VALUES
+    assert _threads_while_training(ae, X) == {2}
 
 
 def test_a_large_network_trains_on_torchs_threads():
