@@ -466,6 +466,14 @@ def section_train(X, epochs, report, repeats=2):
     }
 
 
+def run_child(code: str, *args):
+    """Run ``code`` in a fresh Python process; the JSON value its last output line prints."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 FIRST_FIT_CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -495,13 +503,7 @@ def section_first_fit(report, n_rows=10_240, repeats=2):
     best = {}
     for _ in range(repeats):
         for trainer in ("skae", "loop"):
-            result = subprocess.run(
-                [sys.executable, "-c", FIRST_FIT_CHILD, here, trainer, str(n_rows)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            times = json.loads(result.stdout.strip().splitlines()[-1])
+            times = run_child(FIRST_FIT_CHILD, here, trainer, n_rows)
             best[trainer] = [min(a, b) for a, b in zip(best.get(trainer, times), times)]
     names = {
         "skae": "skae UndercompleteAE.fit",
@@ -700,13 +702,7 @@ print(json.dumps({"input_kb": X_hat.nbytes // 1024, "peaks_kb": out}))
 
 
 def section_memory(report, n_rows=1_000_000):
-    result = subprocess.run(
-        [sys.executable, "-c", MEMORY_CHILD, str(n_rows)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data = run_child(MEMORY_CHILD, n_rows)
     peaks, size = data["peaks_kb"], data["input_kb"]
     gib = 2**20
     transform_extra = peaks["transform"] - peaks["before"]

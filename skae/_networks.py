@@ -86,10 +86,10 @@ def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
 
 
 def uninitialised(cls, *args, device=None, **kwargs) -> nn.Module:
-    """``cls(*args, **kwargs)``, a layer without buffers, with empty parameters on ``device``.
+    """``cls(*args, **kwargs)`` with empty parameters on ``device`` (the CPU by default).
 
-    The CPU by default.
-    What :func:`torch.nn.utils.skip_init` makes: the layer is built on the
+    For layers without buffers (linear and convolutional ones).  What
+    :func:`torch.nn.utils.skip_init` makes: the layer is built on the
     "meta" device, where its ``reset_parameters`` draws nothing from torch's
     global generator, and then given empty parameters.  skip_init's
     ``Module.to_empty`` takes ``empty_like`` of the meta tensors, whose first
