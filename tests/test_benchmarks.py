@@ -95,3 +95,27 @@ def test_profile_and_speed_count_the_same_gemm_flops():
     ae = skae.UndercompleteAE(speed.CODE, hidden_layer_sizes=(speed.HIDDEN,), max_iter=1).fit(X)
     per_epoch = speed.gemm_gflop_per_row(profile.linear_layers(ae.module_)) * 60_000
     assert per_epoch == pytest.approx(speed.training_gflop_per_epoch(60_000, 784))
+
+
+def test_speed_benchmark_trains_skae_on_the_cpu_like_its_peers():
+    # In a child process: hiding the GPUs would otherwise last for the rest of
+    # this test session.  On a machine with a GPU, skae's device="auto" would
+    # train there while the hand-written loops and the GEMM peak are the CPU's.
+    import subprocess
+    import sys
+
+    script = str(ROOT / "benchmarks" / "speed.py")
+    child = (
+        "import importlib.util, os, sys\n"
+        f"spec = importlib.util.spec_from_file_location('speed', {script!r})\n"
+        "speed = importlib.util.module_from_spec(spec); spec.loader.exec_module(speed)\n"
+        "speed.train_on_cpu_only()\n"
+        "import numpy as np, skae\n"
+        "X = np.random.default_rng(0).uniform(size=(32, 8)).astype(np.float32)\n"
+        "ae = skae.UndercompleteAE(2, hidden_layer_sizes=(4,), max_iter=1).fit(X)\n"
+        "print(os.environ['CUDA_VISIBLE_DEVICES'] == '', ae.device_.type)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.split() == ["True", "cpu"]
