@@ -356,6 +356,52 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             int(s) for s in np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
         )
 
+    def _resolve_n_components(self, n_features: int) -> int:
+        """``n_components``, with ``None`` standing for ``min(32, max(1, n_features // 2))``."""
+        if self.n_components is None:
+            return min(32, max(1, n_features // 2))
+        return int(self.n_components)
+
+    def _network_settings(self) -> dict:
+        """The parameters that fix the network a fit builds, resolved.
+
+        ``loss`` is among them because it decides whether the data are
+        centred and scaled (``mean_``, ``scale_``) and what the output
+        means.  A variant whose network has parameters of its own adds them.
+        """
+        return {
+            "n_components": self._resolve_n_components(self.n_features_in_),
+            "hidden_layer_sizes": self._hidden_sizes(),
+            "activation": self.activation,
+            "code_activation": self.code_activation,
+            "output_activation": self.output_activation,
+            "loss": self.loss,
+        }
+
+    def _check_network_unchanged(self, how: str) -> None:
+        """Refuse to continue training when the network's parameters changed.
+
+        ``warm_start`` and ``partial_fit`` go on training the fitted network;
+        a network of other widths or activations would have to be a new one,
+        and silently keeping the old one would ignore the user's setting.
+        Models fitted before skae recorded the settings are not checked.
+        """
+        fitted = getattr(self, "_fitted_network_settings", None)
+        if fitted is None:
+            return
+        current = self._network_settings()
+        changed = [
+            f"{name} was {fitted[name]!r} and is now {current[name]!r}"
+            for name in current
+            if name in fitted and current[name] != fitted[name]
+        ]
+        if changed:
+            raise ValueError(
+                f"{type(self).__name__}: {how} continues training the fitted network, "
+                f"but {'; '.join(changed)}. Fit with warm_start=False, or a new "
+                "estimator, to train a network with the new settings."
+            )
+
     def _resolve_output_activation(self, X: np.ndarray | None = None) -> str:
         """The output activation that ``output_activation="auto"`` stands for.
 
@@ -444,11 +490,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _init_state(self, X: np.ndarray) -> None:
         """Everything a fit from scratch sets before training."""
         n_samples, n_features = X.shape
-        n_components = self.n_components
-        if n_components is None:
-            n_components = min(32, max(1, n_features // 2))
+        n_components = self._resolve_n_components(n_features)
         self._check_n_components(n_features, n_components)
-        self.n_components_ = int(n_components)
+        self.n_components_ = n_components
         self.device_ = self._resolve_device()
         self.output_activation_ = self._resolve_output_activation(X)
         if self._rescales():
@@ -462,6 +506,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._torch_rng = torch.Generator(device=self.device_).manual_seed(int(seed))
         init_rng = torch.Generator().manual_seed(int(seed))
         self.module_ = self._new_module(n_features, init_rng)
+        self._fitted_network_settings = self._network_settings()
         self._optimizer = self._make_optimizer(self.module_)
         self._history = History()
 
@@ -622,6 +667,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         self._validate_hyperparameters()
         continuing = self.warm_start and self._is_initialised()
+        if continuing:
+            self._check_network_unchanged("warm_start=True")
         X = self._check_X(X, reset=not continuing)
         if not continuing:
             self._init_state(X)
@@ -648,7 +695,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """One epoch over the rows of ``X``, for data that arrives in chunks.
 
         The first call sets the feature count, the scaling (from this first
-        chunk) and the network; later calls continue training it.
+        chunk) and the network; later calls continue training it, and refuse
+        (``ValueError``) if a parameter that shapes the network has changed.
         ``early_stopping`` does not apply (there is no fixed validation set).
 
         Parameters
@@ -667,6 +715,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # set_params between chunks must not slip an invalid value through.
         self._validate_params()
         self._validate_hyperparameters()
+        if not first:
+            self._check_network_unchanged("partial_fit")
         X = self._check_X(X, reset=first)
         if first:
             self._init_state(X)

@@ -154,7 +154,9 @@ class ConvolutionalAE(BaseAutoencoder):
     verbose : int, default=0
         ``1`` shows a progress bar over epochs.
     warm_start : bool, default=False
-        Continue from the previous fit instead of starting anew.
+        Continue from the previous fit instead of starting anew.  The
+        parameters that shape the network (its widths and activations,
+        ``loss``) must not have changed since: a ``ValueError`` says which did.
 
     Attributes
     ----------
@@ -290,6 +292,14 @@ class ConvolutionalAE(BaseAutoencoder):
                 f"(channels x height x width) but X has {n_features} features."
             )
         return shape
+
+    def _network_settings(self):
+        return {
+            **super()._network_settings(),
+            "image_shape": self._resolve_image_shape(self.n_features_in_),
+            "channels": _positive_ints(self.channels),
+            "kernel_size": self.kernel_size,
+        }
 
     def _check_n_components(self, n_features, n_components):
         # Resolved here, before any training state is built, so that a wrong

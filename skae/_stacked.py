@@ -134,6 +134,8 @@ class StackedAE(BaseAutoencoder):
     warm_start : bool, default=False
         Continue fine-tuning the previous fit instead of starting anew (no
         new pretraining).  ``partial_fit`` likewise trains end to end only.
+        The parameters that shape the network (its widths and activations,
+        ``loss``) must not have changed since: a ``ValueError`` says which did.
 
     Attributes
     ----------

@@ -89,7 +89,9 @@ class UndercompleteAE(BaseAutoencoder):
     verbose : int, default=0
         ``1`` shows a progress bar over epochs.
     warm_start : bool, default=False
-        Continue from the previous fit instead of starting anew.
+        Continue from the previous fit instead of starting anew.  The
+        parameters that shape the network (its widths and activations,
+        ``loss``) must not have changed since: a ``ValueError`` says which did.
 
     Attributes
     ----------

@@ -94,6 +94,19 @@ def test_wrong_image_shape_raises(digits):
         ConvolutionalAE(n_components=4, channels=(), max_iter=1).fit(X_train)
 
 
+@pytest.mark.parametrize(
+    "name, value", [("channels", (4,)), ("kernel_size", 5), ("image_shape", (1, 4, 16))]
+)
+def test_continuing_refuses_a_changed_convolutional_network(digits, name, value):
+    X_train = digits[0][:200]
+    ae = ConvolutionalAE(n_components=4, channels=(8,), max_iter=1, warm_start=True)
+    ae.fit(X_train).set_params(channels=[8], image_shape=(1, 8, 8)).fit(X_train)  # the same
+    ae.set_params(**{name: value})
+    with pytest.raises(ValueError, match=f"but {name} was"):
+        ae.partial_fit(X_train)
+    assert ae.n_iter_ == 2
+
+
 def test_ambiguous_rows_need_an_image_shape():
     X = np.random.RandomState(0).rand(20, 48)  # 3 x 4 x 4?
     with pytest.raises(ValueError, match="Cannot infer the image shape"):

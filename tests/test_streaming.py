@@ -110,6 +110,67 @@ def test_warm_start_and_partial_fit_train_with_a_changed_weight_decay(digits):
     assert [g["weight_decay"] for g in decayed._optimizer.param_groups] == [0.0, 0.0]
 
 
+NETWORK_CHANGES = [
+    ("hidden_layer_sizes", (8,)),
+    ("n_components", 3),
+    ("activation", "tanh"),
+    ("code_activation", "tanh"),
+    ("output_activation", "logistic"),
+    ("loss", "bce"),
+]
+
+
+@pytest.mark.parametrize("name, value", NETWORK_CHANGES)
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_continuing_refuses_a_changed_network_instead_of_ignoring_it(digits, how, name, value):
+    # The fitted network is 64-16-4 with ReLU and a linear code: training on
+    # with other settings would silently keep it.
+    X_train = digits[0] / 16.0  # in [0, 1], so that loss="bce" is valid
+    est = small(max_iter=1, warm_start=True).fit(X_train)
+    before = [p.detach().clone() for p in est.module_.parameters()]
+    est.set_params(**{name: value})
+    train_on = est.fit if how == "warm_start" else est.partial_fit
+    with pytest.raises(ValueError, match=f"continues training the fitted network, but {name} was"):
+        train_on(X_train)
+    assert all(torch.equal(a, b) for a, b in zip(before, est.module_.parameters()))
+    est.set_params(warm_start=False).fit(X_train)  # a fit from scratch takes the new setting
+    assert est.n_iter_ == 1
+
+
+def test_continuing_accepts_the_same_network_spelt_another_way(digits):
+    X_train = digits[0]
+    est = small(max_iter=1, warm_start=True).fit(X_train)  # n_components=4, (16,)
+    est.set_params(hidden_layer_sizes=[16], n_components=np.int64(4)).fit(X_train)
+    est.set_params(hidden_layer_sizes=16).partial_fit(X_train)
+    auto = small(n_components=None, max_iter=1, warm_start=True).fit(X_train)  # 32 of 64
+    auto.set_params(n_components=32).fit(X_train)
+    assert (est.n_iter_, auto.n_iter_) == (3, 2)
+
+
+def test_continuing_a_saved_or_pickled_model_checks_its_network(digits, tmp_path):
+    X_train = digits[0]
+    est = small(max_iter=1, warm_start=True).fit(X_train)
+    est.save(tmp_path / "m.skae")
+    for restored in (load_model(tmp_path / "m.skae"), joblib.load(_dumped(est, tmp_path))):
+        restored.partial_fit(X_train)  # unchanged: continues
+        with pytest.raises(ValueError, match="hidden_layer_sizes was"):
+            restored.set_params(hidden_layer_sizes=(8,)).partial_fit(X_train)
+
+
+def test_a_model_without_recorded_settings_continues_as_before(digits):
+    # Fitted by a skae that did not record them (an older pickle): not checked.
+    est = small(max_iter=1, warm_start=True).fit(digits[0])
+    del est._fitted_network_settings
+    est.set_params(n_components=3).fit(digits[0])
+    assert est.n_components_ == 4
+
+
+def _dumped(est, tmp_path):
+    path = tmp_path / "m.joblib"
+    joblib.dump(est, path)
+    return path
+
+
 # ---------------------------------------------------------------- dask
 
 # Distributed tests: a small in-process cluster, started once for the module.
