@@ -155,8 +155,9 @@ class ConvolutionalAE(BaseAutoencoder):
         ``1`` shows a progress bar over epochs.
     warm_start : bool, default=False
         Continue from the previous fit instead of starting anew.  The
-        parameters that shape the network (its widths and activations,
-        ``loss``) must not have changed since: a ``ValueError`` says which did.
+        parameters that shape the network (``image_shape``, ``channels``,
+        ``kernel_size``, its widths and activations, ``loss``) must not have
+        changed since: a ``ValueError`` says which did.
 
     Attributes
     ----------

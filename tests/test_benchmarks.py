@@ -1,6 +1,8 @@
 """The benchmark scripts' own logic: kNN protocol and estimator discovery."""
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +103,9 @@ def test_speed_benchmark_trains_skae_on_the_cpu_like_its_peers():
     # In a child process: hiding the GPUs would otherwise last for the rest of
     # this test session.  On a machine with a GPU, skae's device="auto" would
     # train there while the hand-written loops and the GEMM peak are the CPU's.
-    import subprocess
-    import sys
-
     script = str(ROOT / "benchmarks" / "speed.py")
     child = (
-        "import importlib.util, os, sys\n"
+        "import importlib.util, os\n"
         f"spec = importlib.util.spec_from_file_location('speed', {script!r})\n"
         "speed = importlib.util.module_from_spec(spec); spec.loader.exec_module(speed)\n"
         "speed.train_on_cpu_only()\n"
