@@ -378,28 +378,34 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "loss": self.loss,
         }
 
+    def _network_changes(self) -> str:
+        """What changed in :meth:`_network_settings` since the network was built, or ``""``.
+
+        Models fitted before skae recorded the settings report no change.
+        """
+        fitted = getattr(self, "_fitted_network_settings", None)
+        if fitted is None:
+            return ""
+        current = self._network_settings()
+        return "; ".join(
+            f"{name} was {fitted[name]!r} and is now {current[name]!r}"
+            for name in current
+            if name in fitted and current[name] != fitted[name]
+        )
+
     def _check_network_unchanged(self, how: str) -> None:
         """Refuse to continue training when the network's parameters changed.
 
         ``warm_start`` and ``partial_fit`` go on training the fitted network;
         a network of other widths or activations would have to be a new one,
         and silently keeping the old one would ignore the user's setting.
-        Models fitted before skae recorded the settings are not checked.
         """
-        fitted = getattr(self, "_fitted_network_settings", None)
-        if fitted is None:
-            return
-        current = self._network_settings()
-        changed = [
-            f"{name} was {fitted[name]!r} and is now {current[name]!r}"
-            for name in current
-            if name in fitted and current[name] != fitted[name]
-        ]
-        if changed:
+        changes = self._network_changes()
+        if changes:
             raise ValueError(
                 f"{type(self).__name__}: {how} continues training the fitted network, "
-                f"but {'; '.join(changed)}. Fit with warm_start=False, or a new "
-                "estimator, to train a network with the new settings."
+                f"but {changes}. Fit with warm_start=False, or a new estimator, to "
+                "train a network with the new settings."
             )
 
     def _resolve_output_activation(self, X: np.ndarray | None = None) -> str:

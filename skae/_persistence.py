@@ -130,6 +130,14 @@ class _Encoder:
             "fitted": None,
         }
         if hasattr(est, _MODULE_ATTR):
+            # The file rebuilds the network from the parameters it stores.
+            changes = est._network_changes()
+            if changes:
+                raise ValueError(
+                    f"{where} ({type(est).__name__}) cannot be saved: the file would describe "
+                    f"another network than the fitted one ({changes}). Set the parameters "
+                    "back, or refit; pickle keeps the estimator as it is."
+                )
             fitted = {}
             for name, value in vars(est).items():
                 if name in params or not _is_state_name(name):
@@ -179,6 +187,10 @@ def save_model(estimator, path) -> None:
     TypeError
         If ``estimator`` is not a skae estimator, or holds a value this
         format cannot represent.
+    ValueError
+        If a parameter that shapes the network (``hidden_layer_sizes``, an
+        activation, ...) was changed after the fit: the file rebuilds the
+        network from the parameters, so it would not load.
 
     Examples
     --------

@@ -149,6 +149,19 @@ def test_save_refuses_non_skae_objects(tmp_path):
         save_model(PCA(), tmp_path / "m.skae")
 
 
+def test_save_refuses_a_network_changed_after_the_fit(digits, tmp_path):
+    # The file rebuilds the network from its parameters: it would not load.
+    est = UndercompleteAE(4, hidden_layer_sizes=(16,), max_iter=1, random_state=0)
+    est.fit(digits[0]).set_params(hidden_layer_sizes=(8,))
+    path = tmp_path / "m.skae"
+    with pytest.raises(ValueError, match=r"cannot be saved: .*hidden_layer_sizes was \(16,\)"):
+        est.save(path)
+    assert not path.exists()
+    est.set_params(hidden_layer_sizes=[16], learning_rate_init=1e-3)  # the same network
+    est.save(path)
+    np.testing.assert_array_equal(load_model(path).transform(digits[1]), est.transform(digits[1]))
+
+
 def test_clone_of_loaded_estimator_is_unfitted(fitted, tmp_path):
     fitted["UndercompleteAE"].save(tmp_path / "m.skae")
     fresh = clone(load_model(tmp_path / "m.skae"))
