@@ -221,7 +221,10 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
         schedule = _step_sizes(config, len(shares))
         for _ in range(config.max_iter):
             start = time.perf_counter()
-            order = torch.randperm(n, generator=generator).to(X.device)
+            # Drawn where the generator lives: a CUDA generator cannot draw on
+            # the CPU, torch.randperm's default device.
+            order = torch.randperm(n, generator=generator, device=generator.device)
+            order = order.to(X.device)
             values, names = [], ()
             for begin in range(0, n, batch_size):
                 batch = X.index_select(0, order[begin : begin + batch_size])

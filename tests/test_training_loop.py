@@ -98,3 +98,19 @@ def test_batches_are_scaled_as_inference_scales_rows(loss):
     scaled = estimator._batch_scaler("cpu")(rows)
     assert torch.equal(scaled, estimator._to_internal(data, "cpu"))
     assert torch.equal(rows, torch.from_numpy(data))  # the rows given are left alone
+
+
+def test_batch_order_is_drawn_on_the_generators_device(monkeypatch, digits):
+    # On a GPU the estimator's generator is a CUDA one, which cannot draw on
+    # the CPU (torch.randperm's default device): the device must be passed.
+    calls = []
+    randperm = torch.randperm
+
+    def recording_randperm(*args, **kwargs):
+        calls.append((kwargs.get("device"), kwargs["generator"].device))
+        return randperm(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "randperm", recording_randperm)
+    UndercompleteAE(4, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(digits[0])
+    assert len(calls) == 2
+    assert all(device is not None and torch.device(device) == gen for device, gen in calls)
