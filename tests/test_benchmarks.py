@@ -1,4 +1,4 @@
-"""The benchmark scripts' own logic: kNN protocol and estimator discovery."""
+"""The benchmark scripts' own logic: kNN protocol, estimator discovery, timing helpers."""
 
 import importlib.util
 import subprocess
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -118,3 +119,15 @@ def test_speed_benchmark_trains_skae_on_the_cpu_like_its_peers():
         [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.split() == ["True", "cpu"]
+
+
+def test_gemm_timer_counts_the_products_only():
+    profile = _load_script("profile_training")
+    a = torch.ones(64, 64)
+    with profile.GemmTimer() as timer:
+        torch.mm(a, a)
+        torch.addmm(a, a, a)
+    assert timer.seconds > 0
+    with profile.GemmTimer() as timer:
+        (a + a).relu().sum()
+    assert timer.seconds == 0.0
