@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import copy
 import math
-import mmap
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adam import make_adam
+from ._batches import BatchSource, rows_as_tensor
+from ._compat import Interval, InvalidParameterError, StrOptions, fit_context, validate_params
+from ._docs import fill_docstring
 from ._losses import mean_reconstruction, reconstruction_per_row
 from ._networks import (
     ACTIVATIONS,
@@ -29,13 +25,21 @@ from ._networks import (
     build_mlp_autoencoder,
     multiply_adds_per_row,
 )
-from ._training import History, LoopConfig, run_epochs, training_threads
+from ._scaling import Scaling
+from ._training import (
+    History,
+    LoopConfig,
+    parameter_groups,
+    reference_loss,
+    run_epochs,
+    set_weight_decay,
+    step_threads,
+)
+from ._validation import positive_ints
 
-#: Rows per inference batch: bounds the memory of transform & co.  Small
-#: enough that a batch's tensors (3 MiB each for 784 features) come from
-#: malloc's heap rather than fresh mmaps, whose page faults made the first
-#: transform of 60k Fashion-MNIST rows 10-25% slower and score_samples 30%
-#: slower with 8192 rows (2-core Xeon), and large enough for full-speed GEMMs.
+#: Rows per inference batch: bounds the memory of ``transform`` & co.  Small
+#: enough that a batch's tensors come from malloc's heap rather than fresh
+#: memory maps, large enough for full-speed products.
 INFERENCE_BATCH_SIZE = 1024
 
 #: How far outside [0, 1] data may stray by rounding and still count as lying
@@ -43,101 +47,35 @@ INFERENCE_BATCH_SIZE = 1024
 #: 1 + 2.2e-16.
 UNIT_INTERVAL_SLACK = 1e-6
 
-#: A fit whose reconstruction loss exceeds this many times the loss of the
-#: constant (mean) reconstruction has diverged, even if it is still finite.
-DIVERGENCE_FACTOR = 1e4
-
-
-#: Rows used to estimate the divergence yardstick (:meth:`_reference_loss`).
-REFERENCE_ROWS = 8192
-#: Rows scaled at a time for it: a few MB, reused from chunk to chunk.
-REFERENCE_CHUNK_ROWS = 1024
-
 #: ``max_iter="auto"`` trains for the fewest whole epochs that make this many
-#: minibatch steps: what a cosine schedule needs to anneal well on data the
-#: size of Fashion-MNIST (21 epochs of 60 000 rows, 25-45 s on 2 CPU cores),
-#: while small data sets get many epochs of few steps each...
+#: minibatch steps, enough for a cosine schedule to anneal on data the size
+#: of Fashion-MNIST, while small data sets get many epochs of few steps...
 AUTO_STEPS = 4800
 #: ...but never more epochs than scikit-learn's MLP default ``max_iter``.
 AUTO_MAX_EPOCHS = 200
 
-
-#: Elements per chunk of the column statistics: 1 MiB of float64, so that
-#: each chunk is converted, centred and summed while it sits in the cache.
-STATISTICS_CHUNK_ELEMENTS = 2**17
+#: Rows per minibatch for ``batch_size="auto"``.
+AUTO_BATCH_SIZE = 256
 
 
-def _mean_and_mean_variance(X: np.ndarray) -> tuple[np.ndarray, float]:
-    r"""Column means and the mean column variance, in float64, in two passes.
+def store_parameters(estimator, arguments: dict) -> None:
+    """Store an ``__init__``'s arguments (its ``locals()``) as attributes, unchanged.
 
-    .. math:: m_j = \frac1n \sum_i x_{ij}, \qquad
-              \bar v = \frac1{nd} \sum_{ij} (x_{ij} - m_j)^2
-
-    Same result as ``X.mean(0, dtype=float64)`` and
-    ``X.var(0, dtype=float64).mean()`` (to float64 rounding) without a float64
-    copy of all of ``X``, and three times faster on float32 data: each chunk
-    of rows is centred into one cache-sized float64 buffer and its squares
-    summed in one pass, in the calling thread.
+    scikit-learn's contract for ``__init__``: it only stores its arguments,
+    each under its own name.  Every estimator's explicit signature then needs
+    no body beyond this call.
     """
-    n, d = X.shape
-    rows = max(1, STATISTICS_CHUNK_ELEMENTS // max(d, 1))
-    total = np.zeros(d)
-    for start in range(0, n, rows):
-        total += X[start : start + rows].sum(axis=0, dtype=np.float64)
-    mean = total / n
-    buffer = np.empty((min(rows, n), d))
-    squares = 0.0
-    for start in range(0, n, rows):
-        centred = buffer[: min(rows, n - start)]
-        # Converting, then subtracting in place, is 15% faster than
-        # np.subtract's mixed-dtype loop, and gives the same numbers.
-        centred[...] = X[start : start + rows]
-        centred -= mean
-        # Not np.vdot: its BLAS (OpenBLAS in numpy's wheels) splits a long
-        # dot product over threads that then spin for ~0.1 s waiting for more
-        # work, on the cores the training steps that follow need: 40-70 ms of
-        # every fit on 2 cores.  einsum's loop runs in this thread.
-        squares += float(np.einsum("ij,ij->", centred, centred))
-    return mean, squares / (n * d)
-
-
-def _shared_or_copied(X: np.ndarray, dtype) -> torch.Tensor:
-    """``X`` as a CPU tensor of ``dtype``, sharing its memory where that is safe.
-
-    Training and inference only read the rows (batches are gathered into
-    copies, which are centred and scaled), so they need no copy of ``X``, whose cost is
-    most of a short fit's set-up (``benchmarks/speed.py`` reports the
-    set-up).  An array of another dtype or layout, a read-only one (torch
-    tensors are always writable) and a memory map (whose random reads in
-    batch order would each go to the disk) are copied.
-    """
-    if X.dtype == dtype and X.flags.c_contiguous and X.flags.writeable and not _memory_mapped(X):
-        return torch.from_numpy(X)
-    return torch.from_numpy(np.array(X, dtype=dtype, copy=True))
-
-
-def _memory_mapped(X: np.ndarray) -> bool:
-    """Whether ``X`` views a memory map (``check_array`` turns a ``np.memmap``
-    into a plain array over the same buffer, so its bases are searched)."""
-    base = X
-    while base is not None:
-        if isinstance(base, (np.memmap, mmap.mmap)):
-            return True
-        base = getattr(base, "base", None)
-    return False
-
-
-def _hidden_sizes_ok(value) -> bool:
-    sizes = np.atleast_1d(np.asarray(value, dtype=object))
-    return sizes.ndim == 1 and all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
-    )
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for the skae autoencoders.  Not to be used directly.
 
-    A variant overrides at most a few hooks:
+    It owns the scikit-learn contract: parameters, validation, ``fit``,
+    ``partial_fit``, ``transform``, ``inverse_transform``, ``score``.  A
+    variant overrides at most a few hooks:
 
     - :meth:`_check_n_components` - which code sizes are allowed;
     - :meth:`_build_module` - the torch module (default: symmetric MLP);
@@ -145,23 +83,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     - :meth:`_penalty` - the regularisation term added to the reconstruction;
     - :meth:`_batch_loss` / :meth:`_score_samples_internal` - the whole
       objective and the per-row score (the VAE's ELBO);
+    - :meth:`_init_state` - fitted state of its own, set before training;
     - :meth:`_fit_module` - the training schedule (greedy stacking).
 
-    Data handling.  Like PCA, the estimator centres ``X``; with ``loss="mse"``
-    it also divides by one global scale
-    ``scale_ = sqrt(mean_j Var(X_j))``.  A single scalar keeps the objective
-    the mean squared error in the units of ``X`` (up to a constant), exactly
-    what PCA minimises, while the optimiser always sees data of unit size, so
-    raw features such as ``load_breast_cancer``'s train without diverging.
-    ``inverse_transform`` undoes both, returning the units of ``X``.  As with
-    PCA, features in different units should still be standardised first
-    (``StandardScaler``) if each should count equally.  A non-linear output
-    activation (the logistic that ``"auto"`` picks for data in [0, 1]) acts
-    in the units of ``X`` and is read back in the scaled units
-    (``skae._networks.ActivationInDataUnits``).  With ``loss="bce"``
-    the data is used as given.  Training batches are centred and scaled as
-    they are drawn, so a writable float32 C-ordered ``X`` is trained on in
-    place, without a copy.
+    The data is centred and scaled as :class:`skae._scaling.Scaling`
+    describes; the training loop is :func:`skae._training.run_epochs`.
+    A subclass's docstring may name shared parameter docs by placeholder
+    lines (:mod:`skae._docs`); they are filled in when the class is made.
     """
 
     _parameter_constraints: dict = {
@@ -209,27 +137,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         verbose=0,
         warm_start=False,
     ):
-        self.n_components = n_components
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.code_activation = code_activation
-        self.output_activation = output_activation
-        self.loss = loss
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-        self.warm_start = warm_start
+        store_parameters(self, locals())
 
-    # ------------------------------------------------------------------ tags
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = fill_docstring(cls)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -292,30 +204,50 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         loss = reconstruction_per_row(logits, x, self.loss, module.output_activation)
         return -loss / x.shape[1]
 
+    def _init_state(self, X: np.ndarray) -> None:
+        """Everything a fit from scratch sets before training.
+
+        A variant with fitted state of its own extends it (calling this first).
+        """
+        n_features = X.shape[1]
+        n_components = self._resolve_n_components(n_features)
+        self._check_n_components(n_features, n_components)
+        self.n_components_ = n_components
+        self.device_ = self._resolve_device()
+        self.output_activation_ = self._resolve_output_activation(X)
+        scaling = Scaling.fit(X, enabled=self._scales_data())
+        self.mean_, self.scale_ = scaling.mean, scaling.scale
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        self._torch_rng = torch.Generator(device=self.device_).manual_seed(int(seed))
+        init_rng = torch.Generator().manual_seed(int(seed))
+        self.module_ = self._new_module(n_features, init_rng)
+        self._fitted_network_settings = self._network_settings()
+        self._optimizer = self._make_optimizer(self.module_)
+        self._history = History()
+
     def _fit_module(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
-        """The training schedule of ``fit``: by default, epochs of the whole network."""
+        """The training schedule of ``fit``: by default, epochs of the whole network.
+
+        ``X`` holds the training rows in the units of ``X``; ``X_val`` the
+        held-out rows, already scaled, with early stopping.
+        """
         return self._train_epochs(X, config, X_val)
 
-    # ------------------------------------------------------------ helpers
+    # ------------------------------------------------------------ training
 
     def _train_epochs(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
-        """Run the training loop on ``self.module_`` over the prepared tensor ``X``.
+        """Run the training loop on ``self.module_`` over the rows of ``X``.
 
         Shared by :meth:`_fit_module` and :meth:`partial_fit`, which trains the
         whole network even where a variant's ``fit`` schedule does more.
         """
-        # A warm start or partial_fit after set_params(weight_decay=...) trains
-        # with the new value, as MLPRegressor does with alpha (the step size
-        # is already read from the parameters at every fit).
-        self._optimizer.param_groups[0]["weight_decay"] = 2.0 * self.weight_decay
-        # The loop's batches are its own copies (run_epochs): scaled in place,
-        # without a new batch-sized tensor (and its fresh pages) every step.
-        scaled = self._batch_scaler(X.device)
+        set_weight_decay(self._optimizer, self.weight_decay)
+        source = BatchSource(X, self._scaling().scaler(X.device), self._batch_rows(X.shape[0]))
         return run_epochs(
             self.module_,
             self._optimizer,
-            X,
-            lambda batch: self._batch_loss(self.module_, scaled(batch, out=batch)),
+            source,
+            lambda batch: self._batch_loss(self.module_, batch),
             self._torch_rng,
             config,
             self._history,
@@ -323,38 +255,197 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             validation_score=self._validation_score,
         )
 
-    def _training_tensor(self, X: np.ndarray) -> torch.Tensor:
-        """``X`` as float32 rows on the device, and the divergence yardstick for it.
+    def _training_rows(self, X: np.ndarray) -> torch.Tensor:
+        """``X`` as float32 rows on the training device, in the units of ``X``.
 
-        The rows are centred and scaled per batch (:meth:`_batch_scaler`), not
-        here: a centred copy of all of ``X`` would cost a second copy of the
-        data in memory, and writing it into fresh memory took 0.07-0.4 s for
-        60,000 Fashion-MNIST rows, most of a short fit's set-up; the two
-        element-wise operations per batch cost a few percent of an epoch.
+        Batches are centred and scaled as they are drawn
+        (:class:`~skae._batches.BatchSource`): a scaled copy of all of ``X``
+        would double the data's memory.
         """
-        X_t = _shared_or_copied(X, np.float32).to(self.device_)
-        self._constant_loss = self._reference_loss(X_t)  # reads its first rows only
-        return X_t
+        return rows_as_tensor(X, np.float32).to(self.device_)
 
-    def _batch_scaler(self, device, dtype=torch.float32):
-        """``scaled(x, out=None)``: rows of ``X`` (tensors of ``dtype``) as the network's input.
+    def _divergence_yardstick(self, X_t: torch.Tensor) -> float:
+        """:func:`skae._training.reference_loss` of this estimator on the rows ``X_t``."""
+        return reference_loss(
+            X_t,
+            self._scaling().scaler(X_t.device),
+            squared_error=self.loss != "bce",
+            corrupt=self._corrupt,
+            generator=self._torch_rng,
+        )
 
-        ``(x - mean_) / scale_``, the identity without rescaling.  Training
-        applies it to each batch and :meth:`_to_internal` to each inference
-        chunk, so both give the network the same numbers.  The result goes to
-        a new tensor, or into ``out`` (of ``x``'s shape; ``x`` itself
-        included) where given; without rescaling it is ``x``, unmodified.
+    def _make_optimizer(self, module):
+        """Adam over the named parameter groups of :func:`skae._training.parameter_groups`."""
+        return make_adam(parameter_groups(module, self.weight_decay), lr=self.learning_rate_init)
+
+    def _batch_rows(self, n_samples: int) -> int:
+        """Rows per minibatch: ``batch_size`` (``"auto"``: 256), at most ``n_samples``."""
+        size = AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
+        return min(size, n_samples)
+
+    def _max_epochs(self, n_samples: int) -> int:
+        """Epochs of ``fit``: ``max_iter``, or for ``"auto"`` the fewest whole
+        epochs of :data:`AUTO_STEPS` minibatches, at most :data:`AUTO_MAX_EPOCHS`."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        batches = math.ceil(n_samples / self._batch_rows(n_samples))
+        return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / batches))
+
+    def _loop_config(self, max_iter: int, n_samples: int, yardstick: float, **overrides):
+        """The :class:`~skae._training.LoopConfig` of a call on ``n_samples`` rows."""
+        batch_rows = self._batch_rows(n_samples)
+        # A forward and a backward pass cost three times the forward's multiply-adds.
+        per_row = multiply_adds_per_row(self.module_)
+        step = None if per_row is None else 3 * batch_rows * per_row
+        values = dict(
+            max_iter=max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            verbose=self.verbose,
+            learning_rate=self.learning_rate_init,
+            schedule=self.learning_rate,
+            divergence_yardstick=yardstick,
+            description=type(self).__name__,
+            threads=step_threads(step, batch_rows * self.n_features_in_, self.device_),
+        )
+        values.update(overrides)
+        return LoopConfig(**values)
+
+    def _split_validation(self, X_t: torch.Tensor):
+        n = X_t.shape[0]
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least 2 samples to hold out a "
+                f"validation set; got n_samples = {n}."
+            )
+        order = torch.randperm(n, generator=self._torch_rng, device=self.device_)
+        return X_t[order[n_val:]], X_t[order[:n_val]]
+
+    @torch.no_grad()
+    def _validation_score(self, X_val: torch.Tensor) -> float:
+        self.module_.eval()
+        return float(self._score_samples_internal(self.module_, X_val).mean())
+
+    def _history_to_attributes(self) -> None:
+        history = self._history
+        self.loss_curve_ = list(history.loss)
+        self.n_iter_ = len(history.loss)
+        self.best_loss_ = history.best_loss
+        self.history_ = {
+            "loss": list(history.loss),
+            **{k: list(v) for k, v in history.terms.items()},
+        }
+        if self.early_stopping:
+            self.validation_scores_ = list(history.validation_scores)
+            self.best_validation_score_ = history.best_validation_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _is_initialised(self) -> bool:
+        return hasattr(self, "module_")
+
+    # ------------------------------------------------------------ fitting
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
         """
-        if not self._rescales():
-            return lambda x, out=None: x
-        mean = torch.as_tensor(self.mean_, dtype=dtype, device=device)
-        scale = self.scale_
-        return lambda x, out=None: torch.sub(x, mean, out=out).div_(scale)
+        self._validate_hyperparameters()
+        continuing = self.warm_start and self._is_initialised()
+        if continuing:
+            self._check_network_unchanged("warm_start=True")
+        X = self._check_X(X, reset=not continuing)
+        if not continuing:
+            self._init_state(X)
+        X_t = self._training_rows(X)
+        yardstick = self._divergence_yardstick(X_t)
+        X_val = None
+        if self.early_stopping:
+            X_t, X_val = self._split_validation(X_t)
+            X_val = self._scaling().scaler(X_val.device)(X_val)  # once, not every epoch
+        epochs = self._max_epochs(X_t.shape[0])
+        status = self._fit_module(X_t, self._loop_config(epochs, X_t.shape[0], yardstick), X_val)
+        self._history_to_attributes()
+        # A cosine schedule ends by design after its epochs, its step size
+        # annealed to zero; only a constant step stopped short is unconverged.
+        if status == "max_iter" and self.learning_rate == "constant":
+            warnings.warn(
+                f"{type(self).__name__}: maximum iterations ({epochs}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One epoch over the rows of ``X``, for data that arrives in chunks.
+
+        The first call sets the feature count, the scaling (from this first
+        chunk) and the network; later calls continue training it, and refuse
+        (``ValueError``) if a parameter that shapes the network has changed.
+        ``early_stopping`` does not apply (there is no fixed validation set).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        first = not self._is_initialised()
+        # Validated on every call, as MLPRegressor.partial_fit does: a
+        # set_params between chunks must not slip an invalid value through.
+        validate_params(self)
+        self._validate_hyperparameters()
+        if not first:
+            self._check_network_unchanged("partial_fit")
+        X = self._check_X(X, reset=first)
+        if first:
+            self._init_state(X)
+        X_t = self._training_rows(X)
+        config = self._loop_config(
+            1,
+            X_t.shape[0],
+            self._divergence_yardstick(X_t),
+            early_stopping=False,
+            check_convergence=False,
+            schedule="constant",
+        )
+        self._train_epochs(X_t, config)
+        self._history_to_attributes()
+        return self
+
+    # ------------------------------------------------------------ settings
+
+    def _scales_data(self) -> bool:
+        """Whether ``X`` is centred and scaled before the network sees it (the squared error)."""
+        return self.loss == "mse"
+
+    def _scaling(self) -> Scaling:
+        """The fitted :class:`~skae._scaling.Scaling` (from ``mean_`` and ``scale_``)."""
+        return Scaling(self.mean_, self.scale_, self._scales_data())
 
     def _hidden_sizes(self) -> tuple:
-        return tuple(
-            int(s) for s in np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
-        )
+        return positive_ints(self.hidden_layer_sizes)
 
     def _resolve_n_components(self, n_features: int) -> int:
         """``n_components``, with ``None`` standing for ``min(32, max(1, n_features // 2))``."""
@@ -367,15 +458,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         ``loss`` is among them because it decides whether the data are
         centred and scaled (``mean_``, ``scale_``) and what the output
-        means.  A variant whose network has parameters of its own adds them.
+        means.  A variant whose network has parameters of its own adds them;
+        one without a code activation (the VAE's Gaussian code) has none.
         """
+        params = self.get_params(deep=False)
         return {
             "n_components": self._resolve_n_components(self.n_features_in_),
             "hidden_layer_sizes": self._hidden_sizes(),
-            "activation": self.activation,
-            "code_activation": self.code_activation,
-            "output_activation": self.output_activation,
-            "loss": self.loss,
+            **{
+                name: params[name]
+                for name in ("activation", "code_activation", "output_activation", "loss")
+                if name in params
+            },
         }
 
     def _network_changes(self) -> str:
@@ -414,8 +508,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The logistic for cross-entropy, and for the squared error on data in
         [0, 1] (pixel intensities, ``MinMaxScaler`` output), whose
         reconstructions then stay in that range; the identity otherwise.
-        On Fashion-MNIST the bounded output lowers the test error of a
-        784-1024-32 autoencoder by about 13% (``benchmarks/vs_pca.py``).
         Without ``X`` (before fit) the data is taken to be unbounded.
         """
         if self.output_activation != "auto":
@@ -427,20 +519,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return "logistic"
         return "identity"
 
-    def _rescales(self) -> bool:
-        """Whether the data is centred and scaled before the network sees it."""
-        return self.loss == "mse"
-
     def _new_module(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
         """:meth:`_build_module`, with its output activation acting in the units of ``X``."""
         module = self._build_module(n_features, generator)
-        if self._rescales():
+        if self._scales_data():
             module.express_output_in_scaled_units(self.mean_, self.scale_)
         return module.to(self.device_)
 
     def _validate_hyperparameters(self) -> None:
         """Checks that ``_parameter_constraints`` cannot express."""
-        if not _hidden_sizes_ok(self.hidden_layer_sizes):
+        if positive_ints(self.hidden_layer_sizes) is None:
             raise InvalidParameterError(
                 "The 'hidden_layer_sizes' parameter must be a sequence of positive "
                 f"integers (or one); got {self.hidden_layer_sizes!r}."
@@ -480,259 +568,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32, out=None) -> torch.Tensor:
         """A chunk of rows of ``X`` as the tensor the network sees (centred and
-        scaled), for inference; training scales its batches with :meth:`_batch_scaler`.
+        scaled), for inference.
 
         ``out``, a CPU tensor of ``dtype`` with at least the chunk's rows, takes
         the scaled rows where given, so that a loop over chunks reuses one
-        buffer: a new one per chunk can cost its fresh pages every time (with
-        chunks of 8192 x 784 float32 rows, 25 MB each, ``transform`` of 60,000
-        Fashion-MNIST rows ran 10-20% faster with one buffer).
+        buffer instead of paying for fresh memory every chunk.
         """
-        x = _shared_or_copied(X_chunk, dtype)
+        x = rows_as_tensor(X_chunk, dtype)
         if out is not None:
             out = out[: x.shape[0]]
-        return self._batch_scaler(x.device, x.dtype)(x, out=out).to(device)
-
-    def _init_state(self, X: np.ndarray) -> None:
-        """Everything a fit from scratch sets before training."""
-        n_samples, n_features = X.shape
-        n_components = self._resolve_n_components(n_features)
-        self._check_n_components(n_features, n_components)
-        self.n_components_ = n_components
-        self.device_ = self._resolve_device()
-        self.output_activation_ = self._resolve_output_activation(X)
-        if self._rescales():
-            self.mean_, variance = _mean_and_mean_variance(X)
-            scale = math.sqrt(variance)
-            self.scale_ = scale if scale > 1e-12 else 1.0
-        else:
-            self.mean_ = np.zeros(n_features)
-            self.scale_ = 1.0
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self._torch_rng = torch.Generator(device=self.device_).manual_seed(int(seed))
-        init_rng = torch.Generator().manual_seed(int(seed))
-        self.module_ = self._new_module(n_features, init_rng)
-        self._fitted_network_settings = self._network_settings()
-        self._optimizer = self._make_optimizer(self.module_)
-        self._history = History()
-
-    def _make_optimizer(self, module):
-        # The L2 penalty λ Σ w² on the weights (not the biases), as in Ng's
-        # notes, enters Adam as the gradient 2λw.
-        decay, no_decay = [], []
-        for name, param in module.named_parameters():
-            (decay if name.endswith("weight") else no_decay).append(param)
-        groups = [  # the decay group first: _train_epochs updates it
-            {"params": decay, "weight_decay": 2.0 * self.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        # Adam's fused kernel, one pass over each parameter: ~15% of an epoch
-        # faster on a 784-256-32 network on CPU than torch's default kernel.
-        return make_adam(groups, lr=self.learning_rate_init)
-
-    def _batch_rows(self, n_samples: int) -> int:
-        """Rows per minibatch: ``batch_size`` (``"auto"``: 256), at most ``n_samples``."""
-        return min(256 if self.batch_size == "auto" else self.batch_size, n_samples)
-
-    def _max_epochs(self, n_samples: int) -> int:
-        """Epochs of ``fit``: ``max_iter``, or for ``"auto"`` the fewest whole
-        epochs of :data:`AUTO_STEPS` minibatches, at most :data:`AUTO_MAX_EPOCHS`."""
-        if self.max_iter != "auto":
-            return self.max_iter
-        batches = math.ceil(n_samples / self._batch_rows(n_samples))
-        return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / batches))
-
-    def _training_threads(self, batch_rows: int) -> int | None:
-        """CPU threads for the training steps (:func:`skae._training.training_threads`).
-
-        A forward and a backward pass cost three times the forward's
-        multiply-adds; a batch holds ``batch_rows x n_features_in_`` values.
-        None (torch's setting) off the CPU.
-        """
-        if self.device_.type != "cpu":
-            return None
-        per_row = multiply_adds_per_row(self.module_)
-        step = None if per_row is None else 3 * batch_rows * per_row
-        return training_threads(
-            step, torch.get_num_threads(), batch_values=batch_rows * self.n_features_in_
-        )
-
-    def _loop_config(self, max_iter: int, n_samples: int, **overrides) -> LoopConfig:
-        batch_rows = self._batch_rows(n_samples)
-        values = dict(
-            max_iter=max_iter,
-            batch_size=batch_rows,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            early_stopping=self.early_stopping,
-            verbose=self.verbose,
-            learning_rate=self.learning_rate_init,
-            schedule=self.learning_rate,
-            divergence_threshold=DIVERGENCE_FACTOR * self._constant_loss,
-            description=type(self).__name__,
-            threads=self._training_threads(batch_rows),
-        )
-        values.update(overrides)
-        return LoopConfig(**values)
-
-    def _reference_loss(self, X_t: torch.Tensor) -> float:
-        """Per-row loss of reconstructing every row by the mean row or the origin.
-
-        A yardstick for divergence, so the first :data:`REFERENCE_ROWS` rows
-        of ``X_t`` (in the units of ``X``) are enough.  They are scaled
-        :data:`REFERENCE_CHUNK_ROWS` at a time: whole, their scaled copy and
-        its squares were 25 MB temporaries each for 784 features, whose
-        fresh pages cost 80 ms of a fit's set-up.
-        """
-        X_t = X_t[:REFERENCE_ROWS]
-        n, d = X_t.shape
-        scaled = self._batch_scaler(X_t.device)
-        # The cross-entropy of the mean row is at most log 2 per feature,
-        # under the floor at the end: only the squared error needs the rows.
-        reference = 0.0
-        if self.loss != "bce":
-            # The squared error of the mean row, mean_i ||x_i - m||², is
-            # mean_i ||x_i||² - ||m||², never more than that of the origin of
-            # the internal space (the training mean when rescaling): the
-            # yardstick is the origin's.  A partial_fit chunk or a warm-start
-            # refit need not be centred where the first data was, and is not
-            # "diverged" for that.
-            squares = 0.0
-            for chunk in X_t.split(REFERENCE_CHUNK_ROWS):
-                flat = scaled(chunk).reshape(-1)
-                squares += float(torch.dot(flat, flat))
-            reference = squares / n
-            # ... or by the corrupted input itself, ||x~ - x||²: a denoising
-            # corruption can cost more than either (masking data far from
-            # zero).  Drawn on a copy of the generator's state.
-            sample = scaled(X_t[:1024])
-            state = self._torch_rng.get_state()
-            try:
-                corrupted = self._corrupt(sample)
-            finally:
-                self._torch_rng.set_state(state)
-            if corrupted is not sample:
-                noise = float((corrupted - sample).square().sum(dim=1).mean())
-                reference = max(reference, noise)
-        # Floor at n_features, the constant model's loss on unit-scale data,
-        # so that constant data (one sample) does not make any loss "diverged".
-        return max(reference, float(d))
-
-    def _split_validation(self, X_t: torch.Tensor):
-        n = X_t.shape[0]
-        n_val = max(1, int(round(self.validation_fraction * n)))
-        if n - n_val < 1:
-            raise ValueError(
-                f"early_stopping=True needs at least 2 samples to hold out a "
-                f"validation set; got n_samples = {n}."
-            )
-        order = torch.randperm(n, generator=self._torch_rng, device=self.device_)
-        return X_t[order[n_val:]], X_t[order[:n_val]]
-
-    @torch.no_grad()
-    def _validation_score(self, X_val: torch.Tensor) -> float:
-        self.module_.eval()
-        return float(self._score_samples_internal(self.module_, X_val).mean())
-
-    def _history_to_attributes(self) -> None:
-        history = self._history
-        self.loss_curve_ = list(history.loss)
-        self.n_iter_ = len(history.loss)
-        self.best_loss_ = history.best_loss
-        self.history_ = {
-            "loss": list(history.loss),
-            **{k: list(v) for k, v in history.terms.items()},
-        }
-        if self.early_stopping:
-            self.validation_scores_ = list(history.validation_scores)
-            self.best_validation_score_ = history.best_validation_score
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-
-    def _is_initialised(self) -> bool:
-        return hasattr(self, "module_")
-
-    # ------------------------------------------------------------ fitting
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Train the autoencoder on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        self._validate_hyperparameters()
-        continuing = self.warm_start and self._is_initialised()
-        if continuing:
-            self._check_network_unchanged("warm_start=True")
-        X = self._check_X(X, reset=not continuing)
-        if not continuing:
-            self._init_state(X)
-        X_t = self._training_tensor(X)
-        X_val = None
-        if self.early_stopping:
-            X_t, X_val = self._split_validation(X_t)
-            X_val = self._batch_scaler(X_val.device)(X_val)  # once, not every epoch
-        epochs = self._max_epochs(X_t.shape[0])
-        status = self._fit_module(X_t, self._loop_config(epochs, X_t.shape[0]), X_val)
-        self._history_to_attributes()
-        # A cosine schedule ends by design after its epochs, its step size
-        # annealed to zero; only a constant step stopped short is unconverged.
-        if status == "max_iter" and self.learning_rate == "constant":
-            warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({epochs}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return self
-
-    def partial_fit(self, X, y=None):
-        """One epoch over the rows of ``X``, for data that arrives in chunks.
-
-        The first call sets the feature count, the scaling (from this first
-        chunk) and the network; later calls continue training it, and refuse
-        (``ValueError``) if a parameter that shapes the network has changed.
-        ``early_stopping`` does not apply (there is no fixed validation set).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            A chunk of training data.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        first = not self._is_initialised()
-        # Validated on every call, as MLPRegressor.partial_fit does: a
-        # set_params between chunks must not slip an invalid value through.
-        self._validate_params()
-        self._validate_hyperparameters()
-        if not first:
-            self._check_network_unchanged("partial_fit")
-        X = self._check_X(X, reset=first)
-        if first:
-            self._init_state(X)
-        X_t = self._training_tensor(X)
-        config = self._loop_config(
-            1, X_t.shape[0], early_stopping=False, check_convergence=False, schedule="constant"
-        )
-        self._train_epochs(X_t, config)
-        self._history_to_attributes()
-        return self
+        return self._scaling().scaler(x.device, x.dtype)(x, out=out).to(device)
 
     # ------------------------------------------------------------ inference
 
@@ -805,12 +650,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         Z = self._check_codes(X)
 
+        scaling = self._scaling()
+
         def decode(module, z):
-            x_hat = module.decode(z)
-            if self._rescales():  # in place: x_hat is a new tensor of the chunk's size
-                mean = torch.as_tensor(self.mean_, dtype=x_hat.dtype, device=x_hat.device)
-                x_hat = x_hat.mul_(self.scale_).add_(mean)
-            return x_hat
+            return scaling.unscale_(module.decode(z))  # in place: a new tensor of the chunk's size
 
         return self._map_batches(Z, decode, self.n_features_in_, internal_input=False)
 
@@ -871,7 +714,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``scale_**2``; a variant whose score is a log-density (the VAE's ELBO)
         shifts it by ``-n_features * log(scale_)`` instead.
         """
-        return score * self.scale_**2 if self._rescales() else score
+        return score * self.scale_**2 if self._scales_data() else score
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: larger is better, so model selection

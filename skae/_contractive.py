@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from numbers import Real
 
-import torch
-from sklearn.utils._param_validation import Interval
-
-from ._base import BaseAutoencoder
-from ._losses import jacobian_frobenius_sq, mean_jacobian_frobenius_sq
+from ._base import BaseAutoencoder, store_parameters
+from ._compat import Interval
+from ._losses import mean_jacobian_frobenius_sq
 from ._networks import activation_derivative
 
 
@@ -26,16 +24,6 @@ def jacobian_factors(encoder, trace) -> tuple[list, list]:
         for name, (pre, post) in zip(encoder.activation_names, trace)
     ]
     return weights, derivatives
-
-
-def encoder_jacobian_sq(encoder, trace) -> torch.Tensor:
-    r""":math:`\lVert J_f(x)\rVert_F^2` per row of an MLP encoder, from its forward trace.
-
-    Exact, in closed form (:func:`skae._losses.jacobian_frobenius_sq`);
-    training takes the batch mean by
-    :func:`skae._losses.mean_jacobian_frobenius_sq`, which is cheaper.
-    """
-    return jacobian_frobenius_sq(*jacobian_factors(encoder, trace))
 
 
 class ContractiveAE(BaseAutoencoder):
@@ -100,91 +88,15 @@ class ContractiveAE(BaseAutoencoder):
         Widths of the encoder's hidden layers, input side first; the decoder
         mirrors them.  ``()`` with ``code_activation="logistic"`` is the
         one-layer sigmoid encoder of Rifai et al.
-    activation : str, default="relu"
-        Activation of the hidden layers: "relu", "logistic" (or "sigmoid"),
-        "tanh", "identity", "leaky_relu", "elu" or "gelu".
-    code_activation : str, default="identity"
-        Activation of the code layer (same choices).
-    output_activation : str, default="auto"
-        Activation of the reconstruction, acting in the units of ``X``.
-        ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
-        data in [0, 1] (pixels, ``MinMaxScaler`` output), so reconstructions
-        stay in that range, and ``"identity"`` otherwise.
-    loss : {"mse", "bce"}, default="mse"
-        Reconstruction loss: squared error, or Bernoulli cross-entropy for
-        data in [0, 1].
-    weight_decay : float, default=0.0
-        :math:`\lambda_w` of the L2 penalty :math:`\lambda_w \sum w^2` on the weights.
-    batch_size : int or "auto", default="auto"
-        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
-    max_iter : int or "auto", default="auto"
-        Maximum number of epochs.  ``"auto"`` trains for the fewest whole
-        epochs that make 4800 minibatch steps, at most 200: 21 epochs
-        of 60 000 rows, 200 of 1 000.
-    learning_rate : {"constant", "cosine"}, default="cosine"
-        Step-size schedule. ``"cosine"`` anneals the step size after every
-        batch from ``learning_rate_init`` to 0 along a half cosine over
-        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which ends at a
-        lower loss than a constant step for a fixed budget of epochs; a fit
-        that runs its schedule to the end is not warned about as
-        unconverged.  ``"constant"`` keeps ``learning_rate_init`` throughout.
-        Either stops early when the loss stops improving (``tol``,
-        ``n_iter_no_change``); ``partial_fit`` always uses a constant step.
-    learning_rate_init : float, default=4e-3
-        Adam's (initial) step size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their
-        score (minus the reconstruction error) stops improving.
-    validation_fraction : float, default=0.1
-        Share of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a relative improvement of ``tol`` before stopping.
-    tol : float, default=1e-4
-        Relative improvement of the loss (or validation score) that counts.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights and the batch order; torch's global random state
-        is never used.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where to train; ``"auto"`` uses a GPU when one is available.
-    verbose : int, default=0
-        ``1`` shows a progress bar over epochs.
-    warm_start : bool, default=False
-        Continue from the previous fit instead of starting anew.  The
-        parameters that shape the network (its widths and activations,
-        ``loss``) must not have changed since: a ``ValueError`` says which did.
+    {activation}
+    {code_activation}
+    {output_activation}
+    {loss}
+    {training_parameters}
 
     Attributes
     ----------
-    n_components_ : int
-        Width of the code.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when ``X`` has string column names.
-    module_ : torch.nn.Module
-        The trained network (``module_.encoder``, ``module_.decoder``).
-    mean_ : ndarray of shape (n_features_in_,)
-        Per-feature mean removed before encoding (zeros when not rescaling).
-    scale_ : float
-        Global scale the centred data is divided by (1.0 when not rescaling).
-    output_activation_ : str
-        The output activation in use: ``output_activation``, with ``"auto"``
-        resolved on the data of the first fit.
-    loss_curve_ : list of float
-        Training objective per epoch.
-    history_ : dict of list
-        ``loss``, ``reconstruction`` and ``penalty``
-        (:math:`\lambda` times the mean :math:`\lVert J_f\rVert_F^2`) per epoch.
-    validation_scores_ : list of float or None
-        Score on the held-out rows per epoch, with ``early_stopping``.
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-    best_loss_ : float
-        Lowest training loss.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : torch.device
-        Device the model was trained on.
+    {fitted_attributes}
 
     See Also
     --------
@@ -235,28 +147,7 @@ class ContractiveAE(BaseAutoencoder):
         verbose=0,
         warm_start=False,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            learning_rate_init=learning_rate_init,
-            learning_rate=learning_rate,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            random_state=random_state,
-            device=device,
-            verbose=verbose,
-            warm_start=warm_start,
-        )
-        self.lam = lam
+        store_parameters(self, locals())
 
     def _penalty(self, module, x_in, code, trace):
         if self.lam == 0:

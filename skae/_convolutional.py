@@ -5,21 +5,10 @@ from __future__ import annotations
 import math
 from numbers import Integral
 
-import numpy as np
-from sklearn.utils._param_validation import Interval, InvalidParameterError
-
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, store_parameters
+from ._compat import Interval, InvalidParameterError
 from ._conv_networks import build_conv_autoencoder
-
-
-def _positive_ints(value, length=None) -> tuple | None:
-    """``value`` as a tuple of positive ints, or ``None`` if it is not one."""
-    items = np.atleast_1d(np.asarray(value, dtype=object))
-    if items.ndim != 1 or (length is not None and len(items) != length):
-        return None
-    if not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in items):
-        return None
-    return tuple(int(v) for v in items)
+from ._validation import positive_ints
 
 
 def infer_image_shape(n_features: int) -> tuple:
@@ -106,93 +95,16 @@ class ConvolutionalAE(BaseAutoencoder):
         Activation after every convolution and hidden layer: "relu",
         "logistic" (or "sigmoid"), "tanh", "identity", "leaky_relu", "elu"
         or "gelu".
-    code_activation : str, default="identity"
-        Activation of the code layer (same choices).
-    output_activation : str, default="auto"
-        Activation of the reconstruction, acting in the units of ``X``.
-        ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
-        data in [0, 1] (pixels, ``MinMaxScaler`` output), so reconstructions
-        stay in that range, and ``"identity"`` otherwise.
-    loss : {"mse", "bce"}, default="mse"
-        Reconstruction loss: squared error, or Bernoulli cross-entropy for
-        data in [0, 1] (a ``ValueError`` otherwise).
-    weight_decay : float, default=0.0
-        :math:`\lambda` of the L2 penalty :math:`\lambda \sum w^2` on the weights.
-    batch_size : int or "auto", default="auto"
-        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
-    max_iter : int or "auto", default="auto"
-        Maximum number of epochs.  ``"auto"`` trains for the fewest whole
-        epochs that make 4800 minibatch steps, at most 200: 21 epochs
-        of 60 000 rows, 200 of 1 000.  Convolutions are costly on a CPU: on
-        tens of thousands of images a few epochs already beat a dense
-        autoencoder.
-    learning_rate : {"constant", "cosine"}, default="cosine"
-        Step-size schedule. ``"cosine"`` anneals the step size after every
-        batch from ``learning_rate_init`` to 0 along a half cosine over
-        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which ends at a
-        lower loss than a constant step for a fixed budget of epochs; a fit
-        that runs its schedule to the end is not warned about as
-        unconverged.  ``"constant"`` keeps ``learning_rate_init`` throughout.
-        Either stops early when the loss stops improving (``tol``,
-        ``n_iter_no_change``); ``partial_fit`` always uses a constant step.
-    learning_rate_init : float, default=4e-3
-        Adam's (initial) step size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their
-        score stops improving; the best weights are kept.
-    validation_fraction : float, default=0.1
-        Share of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a relative improvement of ``tol`` before stopping.
-    tol : float, default=1e-4
-        Relative improvement of the loss (or validation score) that counts.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the batch order and any noise; torch's global
-        random state is never used.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where to train; ``"auto"`` uses a GPU when one is available.
-    verbose : int, default=0
-        ``1`` shows a progress bar over epochs.
-    warm_start : bool, default=False
-        Continue from the previous fit instead of starting anew.  The
-        parameters that shape the network (``image_shape``, ``channels``,
-        ``kernel_size``, its widths and activations, ``loss``) must not have
-        changed since: a ``ValueError`` says which did.
+    {code_activation}
+    {output_activation}
+    {loss}
+    {training_parameters}
 
     Attributes
     ----------
     image_shape_ : tuple of int
         The ``(channels, height, width)`` used (given or inferred).
-    n_components_ : int
-        Width of the code.
-    n_features_in_ : int
-        Number of features (pixels) seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when ``X`` has string column names.
-    module_ : torch.nn.Module
-        The trained network (``module_.encoder.convs``,
-        ``module_.decoder.deconvs``, ...).
-    mean_ : ndarray of shape (n_features_in_,)
-        Mean image removed before encoding (zeros when not rescaling).
-    scale_ : float
-        Global scale the centred data is divided by (1.0 when not rescaling).
-    output_activation_ : str
-        The output activation in use: ``output_activation``, with ``"auto"``
-        resolved on the data of the first fit.
-    loss_curve_ : list of float
-        Training objective per epoch (mean per-row loss in the scaled space).
-    history_ : dict of list
-        ``loss_curve_`` and each term of the objective per epoch.
-    validation_scores_ : list of float or None
-        Score on the held-out rows per epoch, with ``early_stopping``.
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-    best_loss_ : float
-        Lowest training loss.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : torch.device
-        Device the model was trained on.
+    {fitted_attributes}
 
     See Also
     --------
@@ -244,39 +156,16 @@ class ConvolutionalAE(BaseAutoencoder):
         verbose=0,
         warm_start=False,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            learning_rate_init=learning_rate_init,
-            learning_rate=learning_rate,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            random_state=random_state,
-            device=device,
-            verbose=verbose,
-            warm_start=warm_start,
-        )
-        self.image_shape = image_shape
-        self.channels = channels
-        self.kernel_size = kernel_size
+        store_parameters(self, locals())
 
     def _validate_hyperparameters(self) -> None:
         super()._validate_hyperparameters()
-        if self.image_shape is not None and _positive_ints(self.image_shape, 3) is None:
+        if self.image_shape is not None and positive_ints(self.image_shape, 3) is None:
             raise InvalidParameterError(
                 "The 'image_shape' parameter must be None or a tuple of 3 positive "
                 f"integers (channels, height, width); got {self.image_shape!r}."
             )
-        channels = _positive_ints(self.channels)
+        channels = positive_ints(self.channels)
         if not channels:
             raise InvalidParameterError(
                 "The 'channels' parameter must be a non-empty sequence of positive "
@@ -286,7 +175,7 @@ class ConvolutionalAE(BaseAutoencoder):
     def _resolve_image_shape(self, n_features: int) -> tuple:
         if self.image_shape is None:
             return infer_image_shape(n_features)
-        shape = _positive_ints(self.image_shape, 3)
+        shape = positive_ints(self.image_shape, 3)
         if math.prod(shape) != n_features:
             raise ValueError(
                 f"image_shape={shape} has {math.prod(shape)} pixels "
@@ -298,14 +187,17 @@ class ConvolutionalAE(BaseAutoencoder):
         return {
             **super()._network_settings(),
             "image_shape": self._resolve_image_shape(self.n_features_in_),
-            "channels": _positive_ints(self.channels),
+            "channels": positive_ints(self.channels),
             "kernel_size": self.kernel_size,
         }
 
+    def _init_state(self, X):
+        # Resolved first, so that a wrong image_shape fails before any
+        # training state is built, and the network is built for it.
+        self.image_shape_ = self._resolve_image_shape(X.shape[1])
+        super()._init_state(X)
+
     def _check_n_components(self, n_features, n_components):
-        # Resolved here, before any training state is built, so that a wrong
-        # image_shape fails fast with a clear message.
-        self.image_shape_ = self._resolve_image_shape(n_features)
         if n_components >= n_features:
             raise ValueError(
                 f"n_components={n_components} must be smaller than n_features={n_features}: "
@@ -316,7 +208,7 @@ class ConvolutionalAE(BaseAutoencoder):
     def _build_module(self, n_features, generator):
         return build_conv_autoencoder(
             self.image_shape_,
-            _positive_ints(self.channels),
+            positive_ints(self.channels),
             self.kernel_size,
             self._hidden_sizes(),
             self.n_components_,

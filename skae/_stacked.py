@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.neural_network import BernoulliRBM
-from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError
 
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, store_parameters
+from ._compat import HasMethods, Interval, InvalidParameterError
 from ._networks import UNIT_INTERVAL_ACTIVATIONS
 from ._undercomplete import UndercompleteAE
 
@@ -84,58 +84,12 @@ class StackedAE(BaseAutoencoder):
     hidden_layer_sizes : tuple of int, default=(256,)
         Widths of the hidden layers, input side first; each is one
         pretrained layer, and so is the code.
-    activation : str, default="relu"
-        Activation of the hidden layers: "relu", "logistic" (or "sigmoid"),
-        "tanh", "identity", "leaky_relu", "elu" or "gelu".
-    code_activation : str, default="identity"
-        Activation of the code layer (same choices).
-    output_activation : str, default="auto"
-        Activation of the reconstruction, acting in the units of ``X``.
-        ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
-        data in [0, 1] (pixels, ``MinMaxScaler`` output), so reconstructions
-        stay in that range, and ``"identity"`` otherwise.
+    {activation}
+    {code_activation}
+    {output_activation}
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss of fine-tuning (and of the first default layer).
-    weight_decay : float, default=0.0
-        :math:`\lambda` of the L2 penalty :math:`\lambda \sum w^2` on the weights.
-    batch_size : int or "auto", default="auto"
-        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
-    max_iter : int or "auto", default="auto"
-        Maximum number of fine-tuning epochs.  ``"auto"`` trains for the fewest whole
-        epochs that make 4800 minibatch steps, at most 200: 21 epochs
-        of 60 000 rows, 200 of 1 000.
-    learning_rate : {"constant", "cosine"}, default="cosine"
-        Step-size schedule. ``"cosine"`` anneals the step size after every
-        batch from ``learning_rate_init`` to 0 along a half cosine over
-        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which ends at a
-        lower loss than a constant step for a fixed budget of epochs; a fit
-        that runs its schedule to the end is not warned about as
-        unconverged.  ``"constant"`` keeps ``learning_rate_init`` throughout.
-        Either stops early when the loss stops improving (``tol``,
-        ``n_iter_no_change``); ``partial_fit`` always uses a constant step.
-    learning_rate_init : float, default=4e-3
-        Adam's (initial) step size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their
-        score stops improving; the best weights are kept.
-    validation_fraction : float, default=0.1
-        Share of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a relative improvement of ``tol`` before stopping.
-    tol : float, default=1e-4
-        Relative improvement of the loss (or validation score) that counts.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the batch order and every layer (a template whose
-        own ``random_state`` is ``None`` gets a seed drawn from it).
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where to train; ``"auto"`` uses a GPU when one is available.
-    verbose : int, default=0
-        ``1`` shows a progress bar over epochs.
-    warm_start : bool, default=False
-        Continue fine-tuning the previous fit instead of starting anew (no
-        new pretraining).  ``partial_fit`` likewise trains end to end only.
-        The parameters that shape the network (its widths and activations,
-        ``loss``) must not have changed since: a ``ValueError`` says which did.
+    {training_parameters}
 
     Attributes
     ----------
@@ -143,35 +97,7 @@ class StackedAE(BaseAutoencoder):
         The fitted layers, input side first.
     pretraining_loss_curves_ : list of (list of float or None)
         Each layer's ``loss_curve_`` (``None`` for an RBM, which records none).
-    n_components_ : int
-        Width of the code.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when ``X`` has string column names.
-    module_ : torch.nn.Module
-        The assembled network (``module_.encoder``, ``module_.decoder``).
-    mean_ : ndarray of shape (n_features_in_,)
-        Per-feature mean removed before encoding (zeros when not rescaling).
-    scale_ : float
-        Global scale the centred data is divided by (1.0 when not rescaling).
-    output_activation_ : str
-        The output activation in use: ``output_activation``, with ``"auto"``
-        resolved on the data of the first fit.
-    loss_curve_ : list of float
-        Fine-tuning objective per epoch (empty with ``fine_tune=False``).
-    history_ : dict of list
-        ``loss_curve_`` and each term of the objective per epoch.
-    validation_scores_ : list of float or None
-        Score on the held-out rows per fine-tuning epoch, with ``early_stopping``.
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-    best_loss_ : float
-        Lowest fine-tuning loss.
-    n_iter_ : int
-        Number of fine-tuning epochs run.
-    device_ : torch.device
-        Device the model was trained on.
+    {fitted_attributes}
 
     See Also
     --------
@@ -232,30 +158,7 @@ class StackedAE(BaseAutoencoder):
         verbose=0,
         warm_start=False,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            learning_rate_init=learning_rate_init,
-            learning_rate=learning_rate,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            random_state=random_state,
-            device=device,
-            verbose=verbose,
-            warm_start=warm_start,
-        )
-        self.layer_estimator = layer_estimator
-        self.fine_tune = fine_tune
-        self.pretrain_max_iter = pretrain_max_iter
+        store_parameters(self, locals())
 
     # ------------------------------------------------------------ hooks
 
@@ -319,8 +222,8 @@ class StackedAE(BaseAutoencoder):
         # _load_layer folds that into the stack's scaled input.  The round
         # trip through the scaled units keeps the rows rounded as they were
         # when X itself was held scaled, so pretraining sees the same numbers.
-        codes = self._batch_scaler(X.device)(X).detach().cpu().numpy()
-        if self._rescales():
+        codes = self._scaling().scaler(X.device)(X).detach().cpu().numpy()
+        if self._scales_data():
             codes = codes * np.float32(self.scale_) + self.mean_.astype(np.float32)
         for i, (width, seed) in enumerate(zip(widths, seeds)):
             layer = self._make_layer(i, codes.shape[1], width, int(seed))
@@ -349,26 +252,21 @@ class StackedAE(BaseAutoencoder):
                 loss = "bce" if output_activation in UNIT_INTERVAL_ACTIVATIONS else "mse"
             # A plain layer needs a bottleneck; a widening one is a one-layer stack.
             cls = UndercompleteAE if width < n_in else StackedAE
-            return cls(
-                width,
+            # The stack's settings of a plain autoencoder, and nothing of the
+            # stacking itself (a one-layer stack's defaults train the layer).
+            shared = self.get_params(deep=False)
+            params = {name: shared[name] for name in UndercompleteAE().get_params(deep=False)}
+            params.update(
+                n_components=width,
                 hidden_layer_sizes=(),
-                activation=self.activation,
                 code_activation=code_activation,
                 output_activation=output_activation,
                 loss=loss,
-                weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
                 max_iter=self.pretrain_max_iter or self.max_iter,
-                learning_rate_init=self.learning_rate_init,
-                learning_rate=self.learning_rate,
-                early_stopping=self.early_stopping,
-                validation_fraction=self.validation_fraction,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
                 random_state=seed,
-                device=self.device,
-                verbose=self.verbose,
+                warm_start=False,
             )
+            return cls(**params)
         layer = clone(self.layer_estimator)
         params = {"n_components": width}
         if not isinstance(layer, BernoulliRBM):
@@ -391,7 +289,7 @@ class StackedAE(BaseAutoencoder):
         units of :math:`a` in both networks, so its logits carry over, shifted
         by the difference of the fixed offsets :math:`c` the two add to them.
         """
-        if i == 0 and self._rescales():
+        if i == 0 and self._scales_data():
             in_mean, in_scale = np.asarray(self.mean_, dtype=np.float64), float(self.scale_)
         else:
             in_mean, in_scale = 0.0, 1.0

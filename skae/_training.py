@@ -1,9 +1,14 @@
 """The one training loop shared by every skae estimator.
 
-The loop knows nothing about autoencoder variants: it receives a
+The loop knows nothing about autoencoder variants: it draws scaled batches
+from a :class:`~skae._batches.BatchSource` and receives a
 ``batch_loss(batch) -> (loss, terms)`` callable from the estimator (which
 is where corruption, penalties and the VAE's reparameterisation live) and
-an optional ``validation_score(X_val) -> float``.
+an optional ``validation_score(X_val) -> float``.  The policies that go with
+training live here too: how many CPU threads a step gets
+(:func:`step_threads`), when a fit has diverged (:func:`reference_loss`,
+:data:`DIVERGENCE_FACTOR`), and the named parameter groups of the optimiser
+(:func:`parameter_groups`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
+
+from ._batches import BatchSource
+from ._config import get_config
+from .exceptions import TrainingDiverged
 
 logger = logging.getLogger("skae")
 
@@ -36,37 +45,34 @@ class History:
 
 @dataclass
 class LoopConfig:
+    """The settings of one call of :func:`run_epochs`."""
+
     max_iter: int
-    batch_size: int
     tol: float
     n_iter_no_change: int
     early_stopping: bool
     verbose: int
     learning_rate: float
     schedule: str = "constant"
-    divergence_threshold: float = math.inf
+    #: Per-row loss of a trivial reconstruction (:func:`reference_loss`): the
+    #: fit has diverged when its reconstruction loss exceeds
+    #: ``DIVERGENCE_FACTOR`` times this.
+    divergence_yardstick: float = math.inf
     check_convergence: bool = True
     description: str = "fit"
     #: Intra-op CPU threads while training; None keeps torch's setting.
     threads: int | None = None
 
 
-#: Multiply-adds of one training step per CPU thread below which another
-#: thread costs more than it gains.  A step of a small network (digits'
-#: 64-64-32 at batch 256: 9M multiply-adds) takes under a millisecond on one
-#: core, and a second thread adds a synchronisation, and cache traffic
-#: between the cores, to each of the step's ~40 operations.  Measured on a
-#: 2-core machine (``benchmarks/speed.py``, section "threads", and the same
-#: fits on digits at other widths): on digits' 64 features, 2 threads take
-#: 1.06-1.08x the time of one for steps of 9-19M multiply-adds, 0.96x at 24M
-#: and 0.85-0.89x from 38M on.
+#: Multiply-adds of one training step per CPU thread: below it, another
+#: thread's synchronisation and cache traffic, paid at each of a step's
+#: operations, cost more than the thread gains (``benchmarks/speed.py``,
+#: section "threads", measures the rule against one and all threads).
 MULTIPLY_ADDS_PER_THREAD = 2**24
 
-#: Values of one batch (rows x features) per CPU thread.  The step's
-#: element-wise passes over the batch (centring it, the loss and its
-#: gradient) share out well where the batch is wide: on 784 Fashion-MNIST
-#: pixels 2 threads take 0.78-0.88x the time of one even for networks of
-#: 10-15M multiply-adds a step (784-8-4, 784-12-6 at batch 256).
+#: Values of one batch (rows x features) per CPU thread: a wide batch's
+#: element-wise passes (scaling, the loss and its gradient) share out well
+#: even where its products are small.
 BATCH_VALUES_PER_THREAD = 2**16
 
 
@@ -86,6 +92,18 @@ def training_threads(step_multiply_adds: int | None, available: int, batch_value
         step_multiply_adds // MULTIPLY_ADDS_PER_THREAD, batch_values // BATCH_VALUES_PER_THREAD
     )
     return max(1, min(available, shares))
+
+
+def step_threads(step_multiply_adds: int | None, batch_values: int, device) -> int | None:
+    """CPU threads for a fit's training steps: the ``training_threads`` setting
+    of :func:`skae.get_config`, or for ``"auto"`` the rule of
+    :func:`training_threads`; None (torch's setting) off the CPU."""
+    if torch.device(device).type != "cpu":
+        return None
+    setting = get_config()["training_threads"]
+    if setting != "auto":
+        return int(setting)
+    return training_threads(step_multiply_adds, torch.get_num_threads(), batch_values)
 
 
 @contextlib.contextmanager
@@ -109,9 +127,85 @@ def intra_op_threads(threads: int | None):
 #: Weights beyond this magnitude (on data of unit scale) mean the fit blew up.
 MAX_ABS_WEIGHT = 1e3
 
+#: A fit whose reconstruction loss exceeds this many times the loss of a
+#: trivial reconstruction (:func:`reference_loss`) has diverged, even if it
+#: is still finite.
+DIVERGENCE_FACTOR = 1e4
 
-class TrainingDiverged(FloatingPointError):
-    """Raised when the training objective stops being finite."""
+#: Rows used to estimate the divergence yardstick: it is a rough scale, so
+#: the first rows are enough.
+REFERENCE_ROWS = 8192
+#: Rows scaled at a time for it, so that its temporaries stay small.
+REFERENCE_CHUNK_ROWS = 1024
+#: Rows corrupted to estimate the cost of a denoising corruption.
+REFERENCE_NOISE_ROWS = 1024
+
+
+def reference_loss(X: torch.Tensor, scaled, squared_error: bool, corrupt, generator) -> float:
+    r"""Per-row loss of a trivial reconstruction: the divergence yardstick.
+
+    For the squared error, the larger of the loss of reconstructing every
+    row by the origin of the network's space, :math:`\frac1n\sum_i \lVert
+    x_i\rVert^2` (the training mean when the data is centred; never less
+    than the mean row's loss, and not fooled by a ``partial_fit`` chunk
+    centred elsewhere), and of reconstructing it by its corrupted input,
+    :math:`\lVert \tilde x - x\rVert^2` (a denoising corruption can cost
+    more than either).  Floored at ``n_features``, the constant model's loss
+    on data of unit scale, so that constant data does not make any loss
+    "diverged"; the cross-entropy of the mean row (at most log 2 per
+    feature) is under that floor.
+
+    ``X`` holds rows in the units of ``X`` (only the first
+    :data:`REFERENCE_ROWS` are read), ``scaled`` maps them to the network's
+    space, ``corrupt`` is the estimator's training corruption, drawn on a
+    copy of ``generator``'s state so that the fit's random stream is
+    unchanged.
+    """
+    X = X[:REFERENCE_ROWS]
+    n, d = X.shape
+    reference = 0.0
+    if squared_error:
+        squares = 0.0
+        for chunk in X.split(REFERENCE_CHUNK_ROWS):
+            flat = scaled(chunk).reshape(-1)
+            squares += float(torch.dot(flat, flat))
+        reference = squares / n
+        sample = scaled(X[:REFERENCE_NOISE_ROWS])
+        state = generator.get_state()
+        try:
+            corrupted = corrupt(sample)
+        finally:
+            generator.set_state(state)
+        if corrupted is not sample:
+            noise = float((corrupted - sample).square().sum(dim=1).mean())
+            reference = max(reference, noise)
+    return max(reference, float(d))
+
+
+def parameter_groups(module: torch.nn.Module, weight_decay: float) -> list:
+    r"""The optimiser's parameter groups, by name: ``"decayed"`` and ``"not_decayed"``.
+
+    The L2 penalty :math:`\lambda \sum w^2` on the weights (not the
+    biases), as in Ng's notes, enters Adam as the gradient :math:`2\lambda w`.
+    """
+    decayed, not_decayed = [], []
+    for name, param in module.named_parameters():
+        (decayed if name.endswith("weight") else not_decayed).append(param)
+    return [
+        {"name": "decayed", "params": decayed, "weight_decay": 2.0 * weight_decay},
+        {"name": "not_decayed", "params": not_decayed, "weight_decay": 0.0},
+    ]
+
+
+def set_weight_decay(optimizer, weight_decay: float) -> None:
+    r"""Give the ``"decayed"`` group the gradient of :math:`\lambda \sum w^2`.
+
+    A warm start or ``partial_fit`` after ``set_params(weight_decay=...)``
+    then trains with the new value, as ``MLPRegressor`` does with ``alpha``.
+    """
+    for group in optimizer.param_groups:
+        if group.get("name") == "decayed":
+            group["weight_decay"] = 2.0 * weight_decay
 
 
 class _Snapshot:
@@ -151,13 +245,6 @@ def _epoch_means(values: list, n_values: int, weights: torch.Tensor) -> list:
     return (weights @ per_batch).tolist()
 
 
-def _batch_shares(n: int, batch_size: int, device) -> torch.Tensor:
-    """Each batch's share of the ``n`` rows of an epoch (the last batch may be short)."""
-    rows = torch.full((math.ceil(n / batch_size),), float(batch_size), dtype=torch.float64)
-    rows[-1] = n - batch_size * (len(rows) - 1)
-    return (rows / n).to(device)
-
-
 def _progress_bar(config: LoopConfig):
     if config.verbose < 1:
         return None
@@ -174,7 +261,7 @@ def _progress_bar(config: LoopConfig):
 def run_epochs(
     module: torch.nn.Module,
     optimizer,
-    X: torch.Tensor,
+    source: BatchSource,
     batch_loss,
     generator: torch.Generator,
     config: LoopConfig,
@@ -182,18 +269,16 @@ def run_epochs(
     X_val: torch.Tensor | None = None,
     validation_score=None,
 ) -> str:
-    """Train ``module`` for up to ``config.max_iter`` epochs over the rows of ``X``.
+    """Train ``module`` for up to ``config.max_iter`` epochs over ``source``'s rows.
 
     Every epoch visits the rows in a fresh order drawn from ``generator``;
-    a batch is an ``index_select`` of the one contiguous tensor ``X``, a new
-    tensor that ``batch_loss`` owns and may overwrite (skae's scale their
-    batches in place), never a view of ``X``.
+    ``batch_loss`` receives each batch scaled, as a tensor of its own that it
+    may overwrite (:class:`~skae._batches.BatchSource`).
     Convergence follows :class:`sklearn.neural_network.MLPRegressor`: stop
     when the training loss (or, with early stopping, the validation score)
     has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
     With early stopping the best weights seen are restored at the end.
-    The whole call runs on ``config.threads`` CPU threads
-    (:func:`training_threads`).
+    The whole call runs on ``config.threads`` CPU threads (:func:`step_threads`).
 
     Returns
     -------
@@ -201,33 +286,36 @@ def run_epochs(
     """
     with intra_op_threads(config.threads):
         return _epochs(
-            module, optimizer, X, batch_loss, generator, config, history, X_val, validation_score
+            module,
+            optimizer,
+            source,
+            batch_loss,
+            generator,
+            config,
+            history,
+            X_val,
+            validation_score,
         )
 
 
-def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val, validation_score):
+def _epochs(
+    module, optimizer, source, batch_loss, generator, config, history, X_val, validation_score
+):
     """The body of :func:`run_epochs`."""
-    n = X.shape[0]
-    batch_size = max(1, min(config.batch_size, n))
     # With early stopping: the weights of the best validation score, restored
     # at the end.  Without: those at the end of the epoch with the lowest
     # loss, restored only if the fit is interrupted (never a half-done epoch).
     best = _Snapshot(module)
     status = "max_iter"
     bar = _progress_bar(config)
-    shares = _batch_shares(n, batch_size, X.device)
+    shares = source.shares()
     module.train()
     try:
         schedule = _step_sizes(config, len(shares))
         for _ in range(config.max_iter):
             start = time.perf_counter()
-            # Drawn where the generator lives: a CUDA generator cannot draw on
-            # the CPU, torch.randperm's default device.
-            order = torch.randperm(n, generator=generator, device=generator.device)
-            order = order.to(X.device)
             values, names = [], ()
-            for begin in range(0, n, batch_size):
-                batch = X.index_select(0, order[begin : begin + batch_size])
+            for batch in source.epoch(generator):
                 _set_step_size(optimizer, next(schedule))
                 loss, terms = batch_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
@@ -276,7 +364,7 @@ def _epochs(module, optimizer, X, batch_loss, generator, config, history, X_val,
     if config.early_stopping or status == "interrupted":
         best.restore()
     module.eval()
-    _check_final(module, X, batch_loss, generator, config, len(history.loss), status)
+    _check_final(module, source, batch_loss, generator, config, len(history.loss), status)
     return status
 
 
@@ -309,7 +397,8 @@ def _improved(score: float, best: float, tol: float) -> bool:
 
 def _check_finite(epoch_loss, terms, config: LoopConfig, epoch: int) -> None:
     recon = terms.get("reconstruction", epoch_loss)
-    if math.isfinite(epoch_loss) and recon <= config.divergence_threshold:
+    threshold = DIVERGENCE_FACTOR * config.divergence_yardstick
+    if math.isfinite(epoch_loss) and recon <= threshold:
         return
     raise TrainingDiverged(
         f"Training diverged at epoch {epoch}: the loss is {epoch_loss:.4g}. "
@@ -317,7 +406,7 @@ def _check_finite(epoch_loss, terms, config: LoopConfig, epoch: int) -> None:
     )
 
 
-def _check_final(module, X, batch_loss, generator, config: LoopConfig, epoch, status) -> None:
+def _check_final(module, source, batch_loss, generator, config: LoopConfig, epoch, status) -> None:
     """Check the weights a fit returns, i.e. after its last update.
 
     An epoch's loss averages the batches *before* each update, so the last
@@ -345,7 +434,7 @@ def _check_final(module, X, batch_loss, generator, config: LoopConfig, epoch, st
     state = generator.get_state()
     try:
         with torch.no_grad():
-            loss, terms = batch_loss(X[: config.batch_size].clone())  # its own, as in an epoch
+            loss, terms = batch_loss(source.first())
     finally:
         generator.set_state(state)
     terms = {k: float(v) for k, v in terms.items()}

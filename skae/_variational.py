@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, store_parameters
+from ._compat import Interval
 from ._losses import (
     cross_entropy_per_row,
     gaussian_kl_per_row,
@@ -79,9 +78,7 @@ class VAE(BaseAutoencoder):
         Widths of the encoder's hidden layers, input side first; the decoder
         mirrors them.  The encoder ends in two linear heads, for :math:`\mu`
         and :math:`\log\sigma^2`.
-    activation : str, default="relu"
-        Activation of the hidden layers: "relu", "logistic" (or "sigmoid"),
-        "tanh", "identity", "leaky_relu", "elu" or "gelu".
+    {activation}
     output_activation : str, default="auto"
         Activation of the decoder's mean, acting in the units of ``X``.
         ``"auto"`` is ``"logistic"`` for ``loss="bce"`` and for training
@@ -93,81 +90,13 @@ class VAE(BaseAutoencoder):
     beta : float, default=1.0
         Weight :math:`\beta \ge 0` of the KL term.  ``beta=0`` is a plain
         (noisy) autoencoder; ``beta > 1`` a β-VAE.
-    weight_decay : float, default=0.0
-        :math:`\lambda` of the L2 penalty :math:`\lambda \sum w^2` on the weights.
-    batch_size : int or "auto", default="auto"
-        Rows per minibatch; ``"auto"`` is ``min(256, n_samples)``.
-    max_iter : int or "auto", default="auto"
-        Maximum number of epochs.  ``"auto"`` trains for the fewest whole
-        epochs that make 4800 minibatch steps, at most 200: 21 epochs
-        of 60 000 rows, 200 of 1 000.
-    learning_rate : {"constant", "cosine"}, default="cosine"
-        Step-size schedule. ``"cosine"`` anneals the step size after every
-        batch from ``learning_rate_init`` to 0 along a half cosine over
-        ``max_iter`` epochs (Loshchilov & Hutter, 2017), which ends at a
-        lower loss than a constant step for a fixed budget of epochs; a fit
-        that runs its schedule to the end is not warned about as
-        unconverged.  ``"constant"`` keeps ``learning_rate_init`` throughout.
-        Either stops early when the loss stops improving (``tol``,
-        ``n_iter_no_change``); ``partial_fit`` always uses a constant step.
-    learning_rate_init : float, default=2e-3
-        Adam's (initial) step size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their mean
-        ELBO stops improving; the best weights are kept.
-    validation_fraction : float, default=0.1
-        Share of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a relative improvement of ``tol`` before stopping.
-    tol : float, default=1e-4
-        Relative improvement of the loss (or validation score) that counts.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the batch order and the draws of ε; torch's global
-        random state is never used.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where to train; ``"auto"`` uses a GPU when one is available.
-    verbose : int, default=0
-        ``1`` shows a progress bar over epochs.
-    warm_start : bool, default=False
-        Continue from the previous fit instead of starting anew.  The
-        parameters that shape the network (its widths and activations,
-        ``loss``) must not have changed since: a ``ValueError`` says which did.
+    {training_parameters}
 
     Attributes
     ----------
-    n_components_ : int
-        Dimension of the latent code.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when ``X`` has string column names.
-    module_ : torch.nn.Module
-        The trained network; ``module_.encoder.distribution(x)`` gives
-        ``(mu, log_var)``.
-    mean_ : ndarray of shape (n_features_in_,)
-        Per-feature mean removed before encoding (zeros when not rescaling).
-    scale_ : float
-        Global scale the centred data is divided by (1.0 when not rescaling).
-    output_activation_ : str
-        The output activation in use: ``output_activation``, with ``"auto"``
-        resolved on the data of the first fit.
-    loss_curve_ : list of float
-        Minus the ELBO (with ``beta``) per epoch, mean per row, scaled units.
     kl_curve_ : list of float
         Mean :math:`\mathrm{KL}(q(z \mid x) \,\|\, N(0, I))` per epoch.
-    history_ : dict of list
-        ``"loss"``, ``"reconstruction"`` (:math:`-\log p(x \mid z)`) and
-        ``"kl"`` per epoch.
-    validation_scores_ : list of float or None
-        Mean ELBO of the held-out rows per epoch, with ``early_stopping``.
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-    best_loss_ : float
-        Lowest training loss.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : torch.device
-        Device the model was trained on.
+    {fitted_attributes}
 
     See Also
     --------
@@ -224,27 +153,7 @@ class VAE(BaseAutoencoder):
         verbose=0,
         warm_start=False,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            output_activation=output_activation,
-            loss=loss,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            learning_rate_init=learning_rate_init,
-            learning_rate=learning_rate,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            random_state=random_state,
-            device=device,
-            verbose=verbose,
-            warm_start=warm_start,
-        )
-        self.beta = beta
+        store_parameters(self, locals())
 
     # ------------------------------------------------------------ hooks
 
@@ -308,7 +217,7 @@ class VAE(BaseAutoencoder):
     def _score_to_input_units(self, score):
         # A log-density of the scaled data x / scale_ is that of x plus
         # d log(scale_) (change of variables).
-        if self._rescales():
+        if self._scales_data():
             return score - self.n_features_in_ * math.log(self.scale_)
         return score
 
@@ -371,11 +280,3 @@ class VAE(BaseAutoencoder):
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
         z = check_random_state(random_state).standard_normal((n_samples, self.n_components_))
         return self.inverse_transform(z)
-
-    def _posterior(self, X):
-        """``(mu, var)`` of :math:`q(z \\mid x)` for every row of ``X``."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        k = self.n_components_
-        out = self._map_batches(X, lambda m, x: torch.cat(m.encoder.distribution(x), dim=1), 2 * k)
-        return out[:, :k], np.exp(out[:, k:])

@@ -6,9 +6,9 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import ConvolutionalAE
+from skae._compat import InvalidParameterError
 from skae._conv_networks import build_conv_autoencoder
 from skae._convolutional import infer_image_shape
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import DenoisingAE, UndercompleteAE
+from skae._compat import InvalidParameterError
 from skae._noise import gaussian_noise, masking_noise, salt_and_pepper_noise
 
 # ----------------------------------------------------------------- the noises

@@ -20,10 +20,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import UndercompleteAE
-from skae._training import TrainingDiverged
+from skae._compat import InvalidParameterError
+from skae.exceptions import TrainingDiverged
 
 from ._small import ESTIMATOR_IDS, ESTIMATORS, fit_quietly, make_small, unit_data
 
@@ -631,13 +631,13 @@ def test_data_far_from_zero_with_a_tiny_spread_is_not_divergence(cls, seed):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("chunk_elements", [7, 64, 2**17])
 def test_centring_statistics_match_numpy_at_any_chunking(monkeypatch, dtype, chunk_elements):
-    from skae import _base
+    from skae import _scaling
 
-    monkeypatch.setattr(_base, "STATISTICS_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_scaling, "STATISTICS_CHUNK_ELEMENTS", chunk_elements)
     rng = np.random.default_rng(0)
     # Far from zero with a small spread: a one-pass formula would cancel.
     X = (1e3 + rng.normal(scale=[0.01, 1.0, 3.0, 0.2, 50.0], size=(101, 5))).astype(dtype)
-    mean, variance = _base._mean_and_mean_variance(X)
+    mean, variance = _scaling.mean_and_mean_variance(X)
     np.testing.assert_allclose(mean, X.mean(0, dtype=np.float64), rtol=1e-14)
     np.testing.assert_allclose(variance, X.var(0, dtype=np.float64).mean(), rtol=1e-12)
     ae = UndercompleteAE(n_components=2, hidden_layer_sizes=(3,), max_iter=1, random_state=0)
@@ -667,10 +667,10 @@ def test_divergence_yardstick_is_the_larger_of_the_mean_and_origin_losses(monkey
     definition says: the per-row loss of the mean row or of the internal
     origin (whichever is larger, floored at n_features), on the first
     REFERENCE_ROWS rows."""
-    from skae import _base
+    from skae import _training
 
-    monkeypatch.setattr(_base, "REFERENCE_ROWS", 40)
-    monkeypatch.setattr(_base, "REFERENCE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(_training, "REFERENCE_ROWS", 40)
+    monkeypatch.setattr(_training, "REFERENCE_CHUNK_ROWS", chunk_rows)
     X = (20.0 + 30.0 * np.random.default_rng(0).uniform(size=(50, 6)) ** 3).astype(np.float32)
     ae = UndercompleteAE(2, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
     fit_quietly(ae, X)
@@ -678,4 +678,5 @@ def test_divergence_yardstick_is_the_larger_of_the_mean_and_origin_losses(monkey
     around_mean = ((internal - internal.mean(0)) ** 2).sum(1).mean()
     around_origin = (internal**2).sum(1).mean()
     assert around_origin > 6.0  # the floor at n_features does not decide it
-    assert ae._constant_loss == pytest.approx(max(around_mean, around_origin), rel=1e-5)
+    yardstick = ae._divergence_yardstick(torch.from_numpy(X))
+    assert yardstick == pytest.approx(max(around_mean, around_origin), rel=1e-5)

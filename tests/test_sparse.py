@@ -7,9 +7,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
-from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import SparseAE
+from skae._compat import InvalidParameterError
 from skae._losses import bernoulli_kl
 
 

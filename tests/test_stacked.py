@@ -9,10 +9,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 from skae import VAE, StackedAE, UndercompleteAE
+from skae._compat import InvalidParameterError
 
 
 def fit_quietly(est, X):

@@ -61,7 +61,7 @@ def test_work_of_a_convolutional_network_is_not_counted():
     ae = ConvolutionalAE(n_components=2, channels=(2,), max_iter=1, random_state=0).fit(X)
     assert multiply_adds_per_row(ae.module_) is None
     with intra_op_threads(3):
-        assert ae._training_threads(256) == 3
+        assert ae._loop_config(1, 256, yardstick=1.0).threads == 3
 
 
 def _threads_while_training(estimator, X, fit="fit"):

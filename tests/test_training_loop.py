@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from skae import SparseAE, UndercompleteAE
-from skae._training import _batch_shares, _epoch_means, _Snapshot
+from skae._batches import BatchSource
+from skae._training import _epoch_means, _Snapshot
 
 X = np.random.default_rng(0).normal(size=(70, 6))
 
@@ -50,11 +51,14 @@ def test_epoch_values_are_row_weighted_means_of_the_batches(cls):
 
 
 def test_batch_shares_sum_to_one_with_a_short_last_batch():
-    shares = _batch_shares(70, 32, "cpu")
+    def shares_of(n, batch_size):
+        return BatchSource(torch.zeros(n, 1), lambda x, out=None: x, batch_size).shares()
+
+    shares = shares_of(70, 32)
     assert shares.dtype == torch.float64
     assert shares.tolist() == pytest.approx([32 / 70, 32 / 70, 6 / 70])
     assert math.isclose(float(shares.sum()), 1.0)
-    assert _batch_shares(64, 32, "cpu").tolist() == [0.5, 0.5]
+    assert shares_of(64, 32).tolist() == [0.5, 0.5]
 
 
 def test_epoch_means_take_several_values_per_batch():
@@ -95,7 +99,7 @@ def test_batches_are_scaled_as_inference_scales_rows(loss):
     estimator = UndercompleteAE(n_components=2, hidden_layer_sizes=(4,), max_iter=1, loss=loss)
     estimator.set_params(random_state=0).fit(data)
     rows = torch.from_numpy(data.copy())
-    scaled = estimator._batch_scaler("cpu")(rows)
+    scaled = estimator._scaling().scaler("cpu")(rows)
     assert torch.equal(scaled, estimator._to_internal(data, "cpu"))
     assert torch.equal(rows, torch.from_numpy(data))  # the rows given are left alone
 
