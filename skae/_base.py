@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import warnings
 from numbers import Integral, Real
@@ -68,6 +69,24 @@ def store_parameters(estimator, arguments: dict) -> None:
     for name, value in arguments.items():
         if name not in ("self", "__class__"):
             setattr(estimator, name, value)
+
+
+def _in_signature_order(cls) -> dict:
+    """``cls._parameter_constraints`` in the order of ``cls.__init__``'s parameters.
+
+    A variant declares its own constraints beside the base's; this puts them
+    in the signature's order and refuses a class whose signature and
+    constraints name different parameters.
+    """
+    names = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    constraints = cls._parameter_constraints
+    if set(names) != set(constraints):
+        raise TypeError(
+            f"{cls.__name__}: the parameters of __init__ {sorted(set(names) - set(constraints))} "
+            f"have no constraint, and the constraints {sorted(set(constraints) - set(names))} "
+            "no parameter."
+        )
+    return {name: constraints[name] for name in names}
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -142,6 +161,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.__doc__ = fill_docstring(cls)
+        cls._parameter_constraints = _in_signature_order(cls)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

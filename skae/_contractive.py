@@ -66,10 +66,9 @@ class ContractiveAE(BaseAutoencoder):
     The cost of a step: the Gram matrix :math:`W_1 W_1^\top` (computed
     from its blocks on and above the diagonal, 5/8 of a full product for
     ``h = 1024``) and that gradient are about 1.6 ``h × h × d`` products
-    whatever the batch size, so the penalty's share grows with the hidden
-    width: an epoch takes about 1.4 times the plain autoencoder's with
-    ``hidden_layer_sizes=(256,)`` and 2.4 times with the default
-    ``(1024,)`` on Fashion-MNIST (``benchmarks/speed.py``).
+    whatever the batch size, so the penalty's share of a step grows with the
+    hidden width (``benchmarks/speed.py`` measures an epoch against the plain
+    autoencoder's).
 
     Units: with ``loss="mse"`` the network sees the centred data divided by
     ``scale_``, and the penalty is the Jacobian with respect to that input,
