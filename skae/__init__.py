@@ -5,10 +5,12 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 :class:`~sklearn.decomposition.PCA`.
 """
 
+from ._config import config_context, get_config, set_config
 from ._contractive import ContractiveAE
 from ._convolutional import ConvolutionalAE
 from ._denoising import DenoisingAE
 from ._persistence import ModelFileError, load_model, save_model
+from ._show_config import show_config
 from ._sparse import SparseAE
 from ._stacked import StackedAE
 from ._undercomplete import UndercompleteAE
@@ -26,6 +28,10 @@ __all__ = [
     "UndercompleteAE",
     "VAE",
     "__version__",
+    "config_context",
+    "get_config",
     "load_model",
     "save_model",
+    "set_config",
+    "show_config",
 ]

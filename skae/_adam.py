@@ -1,20 +1,19 @@
 """Adam (Kingma & Ba 2015) as PyTorch's fused kernel, without ``torch.optim`` around it.
 
 ``torch.optim.Adam(fused=True)`` updates each parameter group with two
-kernels: one counts the step (:func:`torch._foreach_add_`), one does Adam's
-whole update in a single pass over every parameter (:func:`torch._fused_adam_`).
-Everything else ``torch.optim`` does around them is what a training loop
-pays for and does not need here:
+kernels: one counts the step, one does Adam's whole update in a single pass
+over every parameter (:func:`skae._compat.fused_adam_step`).  Everything else
+``torch.optim`` does around them is what a training loop pays for on every
+step and does not need here:
 
-* ``Optimizer.step`` runs about 85 us of Python on every call (hooks, a
+* ``Optimizer.step`` runs Python around the kernels on every call (hooks, a
   profiler label, the ``no_grad`` switch, gathering the group's tensors and
-  grouping them by device and dtype): 3-4% of a training step of a
-  784-256-32 network at batch 256 and 10% of one of digits' 64-64-32
-  network on a 2-core CPU;
-* ``zero_grad`` costs 7 us a call where setting ``grad = None`` costs 0.6;
+  grouping them by device and dtype), a share of the step that grows as the
+  network shrinks;
+* ``zero_grad`` walks the same machinery where setting ``grad = None`` suffices;
 * the first optimiser built in a process imports ``torch._dynamo`` (its
-  methods are wrapped to keep the compiler out), about 0.75 s: the first
-  fit of a session, and each fresh joblib worker, paid it again.
+  methods are wrapped to keep the compiler out), which the first fit of a
+  session, and each fresh joblib worker, would pay for.
 
 :class:`FusedAdam` makes the same two kernel calls, on the same state, and
 so gives the same update bit for bit; its ``state_dict`` is
@@ -26,9 +25,10 @@ so gives the same update bit for bit; its ``state_dict`` is
 from __future__ import annotations
 
 import copy
-import functools
 
 import torch
+
+from ._compat import fused_adam_available, fused_adam_step
 
 # A group's options besides lr, betas, eps and weight_decay, as
 # torch.optim.Adam(fused=True) keeps them: the update FusedAdam makes.
@@ -47,7 +47,7 @@ _STATE_KEYS = ("step", "exp_avg", "exp_avg_sq")
 
 
 class FusedAdam:
-    r"""Adam over parameter groups, each updated by :func:`torch._fused_adam_`.
+    r"""Adam over parameter groups, each updated by PyTorch's fused Adam kernel.
 
     For a gradient :math:`g_t` (plus ``weight_decay`` :math:`\cdot\,\theta`,
     as ``torch.optim.Adam`` adds it),
@@ -80,7 +80,7 @@ class FusedAdam:
         self.defaults = {**defaults, **_FUSED_OPTIONS}
         self.param_groups = []
         for group in groups:
-            unknown = set(group) - set(self.defaults) - {"params"}
+            unknown = set(group) - set(self.defaults) - {"params", "name"}
             if unknown:
                 raise ValueError(f"FusedAdam has no option {sorted(unknown)}.")
             _check_plain(group, "the group", _FUSED_OPTIONS)
@@ -91,15 +91,16 @@ class FusedAdam:
         self.state = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Drop every parameter's gradient (``set_to_none=False``: zero it)."""
+        """Drop every parameter's gradient, as ``torch.optim``'s default does.
+
+        ``set_to_none`` is there so that a training loop calls either
+        optimiser alike; only True, dropping, is supported.
+        """
+        if not set_to_none:
+            raise ValueError("FusedAdam drops gradients; it does not zero them (set_to_none=True).")
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.detach_().zero_()
+                p.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
@@ -111,21 +112,17 @@ class FusedAdam:
             states = [self.state.get(p) or self._new_state(p) for p in params]
             steps = [state["step"] for state in states]
             beta1, beta2 = group["betas"]
-            torch._foreach_add_(steps, 1)
-            torch._fused_adam_(
+            fused_adam_step(
                 params,
                 [p.grad for p in params],
                 [state["exp_avg"] for state in states],
                 [state["exp_avg_sq"] for state in states],
-                [],
                 steps,
-                amsgrad=False,
                 lr=group["lr"],
                 beta1=beta1,
                 beta2=beta2,
-                weight_decay=group["weight_decay"],
                 eps=group["eps"],
-                maximize=False,
+                weight_decay=group["weight_decay"],
             )
 
     def _new_state(self, p: torch.Tensor) -> dict:
@@ -207,38 +204,6 @@ def _state_for(p: torch.Tensor, values: dict) -> dict:
     return state
 
 
-@functools.cache
-def fused_kernel_runs_on_cpu() -> bool:
-    """Whether this PyTorch has Adam's fused kernel for CPU tensors (added in 2.4).
-
-    Checked once per process, by one step of a one-element problem whose
-    result is known: the first Adam step moves a parameter by ``lr`` against
-    its gradient's sign.
-    """
-    param = torch.zeros(1)
-    state = [torch.zeros(1), torch.zeros(1)]
-    try:
-        count = torch.zeros(())
-        torch._foreach_add_([count], 1)
-        torch._fused_adam_(
-            [param],
-            [torch.full((1,), 0.5)],
-            *([m] for m in state),
-            [],
-            [count],
-            amsgrad=False,
-            lr=0.25,
-            beta1=0.9,
-            beta2=0.999,
-            weight_decay=0.0,
-            eps=1e-8,
-            maximize=False,
-        )
-    except (AttributeError, NotImplementedError, RuntimeError, TypeError, ValueError):
-        return False
-    return abs(float(param) + 0.25) < 1e-5
-
-
 def make_adam(groups, lr: float):
     """Adam over ``groups``: :class:`FusedAdam` for CPU parameters where its kernel runs.
 
@@ -246,7 +211,7 @@ def make_adam(groups, lr: float):
     the kernel (CUDA), its default kernel where not.
     """
     params = [p for group in groups for p in group["params"]]
-    if all(p.device.type == "cpu" for p in params) and fused_kernel_runs_on_cpu():
+    if all(p.device.type == "cpu" for p in params) and fused_adam_available():
         return FusedAdam(groups, lr=lr)
     try:
         return torch.optim.Adam(groups, lr=lr, fused=True)
