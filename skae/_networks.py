@@ -93,8 +93,8 @@ def uninitialised(cls, *args, device=None, **kwargs) -> nn.Module:
     "meta" device, where its ``reset_parameters`` draws nothing from torch's
     global generator, and then given empty parameters.  skip_init's
     ``Module.to_empty`` takes ``empty_like`` of the meta tensors, whose first
-    call imports sympy (0.4 s of a session's first fit); ``torch.empty`` of
-    their shapes does not.
+    call imports sympy, a noticeable part of a session's first fit;
+    ``torch.empty`` of their shapes does not.
     """
     layer = cls(*args, device="meta", **kwargs)
     for name, meta in list(layer.named_parameters()):
@@ -107,7 +107,7 @@ def make_linear(n_in: int, n_out: int, generator: torch.Generator, device=None) 
     """A linear layer initialised from ``generator`` (global RNG untouched).
 
     It is a :class:`skae._linear.Linear`: an ``nn.Linear`` whose float32 CPU
-    products run in oneDNN on CPUs where that beats PyTorch's BLAS (2x on AMD).
+    products run in oneDNN on CPUs where that beats PyTorch's BLAS.
     """
     layer = uninitialised(Linear, n_in, n_out, device=device)
     with torch.no_grad():
