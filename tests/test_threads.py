@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import skae
 from skae import ConvolutionalAE, SparseAE, UndercompleteAE
 from skae._networks import build_mlp_autoencoder, multiply_adds_per_row
 from skae._training import (
@@ -128,3 +129,13 @@ def test_fewer_threads_keep_fits_reproducible():
         for _ in range(2)
     ]
     np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_training_threads_setting_overrides_the_rule(threads):
+    X = np.random.default_rng(0).random((300, 20), dtype=np.float32)
+    torch.set_num_threads(2)
+    ae = SparseAE(n_components=4, hidden_layer_sizes=(16,), max_iter=1, random_state=0)
+    with skae.config_context(training_threads=threads):
+        assert _threads_while_training(ae, X) == {threads}
+    assert torch.get_num_threads() == 2
