@@ -1,13 +1,15 @@
 """Where the training time of ``UndercompleteAE`` goes, by torch operator.
 
-    python benchmarks/profile_training.py                # the defaults, 784-1024-32
-    python benchmarks/profile_training.py --hidden 256   # speed.py's network
+Run from the repository root::
+
+    python -m benchmarks.profile_training                # the defaults, 784-1024-32
+    python -m benchmarks.profile_training --hidden 256   # the speed benchmark's network
 
 Profiles ``fit`` on Fashion-MNIST rows with :mod:`torch.profiler` and prints
 the share of the profiled time spent in GEMMs (``aten::mm`` and
 ``aten::addmm`` for products in PyTorch's BLAS, ``mkldnn::_linear_pointwise``
-for those in oneDNN, which skae's linear layers use on the CPU), the GEMMs'
-own throughput against the peak that ``speed.py`` measures, the whole fit's
+for those in oneDNN, which skae's linear layers can use on the CPU), the GEMMs'
+own throughput against the peak that ``python -m benchmarks.speed`` measures, the whole fit's
 throughput, and the top operators.  A second fit times each GEMM call alone
 at PyTorch's dispatcher (:class:`GemmTimer`; torch.profiler's per-operator
 times read higher inside autograd's backward pass): the products' own rate
@@ -20,26 +22,30 @@ batch size can get: the rest is the optimizer and element-wise work.
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 import time
-from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from speed import (
-    describe_peaks,
-    gemm_gflop_per_row,
-    gemm_peaks,
-    load_data,
-    log,
-    train_on_cpu_only,
-)
-
 import skae
+
+try:
+    from benchmarks.speed.common import (
+        gemm_gflop_per_row,
+        gemm_peaks,
+        load_data,
+        log,
+        onednn_products,
+        train_on_cpu_only,
+    )
+except ModuleNotFoundError as exc:  # run as a file: the package is not importable
+    if exc.name != "benchmarks":
+        raise
+    raise SystemExit(
+        "Run it from the repository root: python -m benchmarks.profile_training"
+    ) from None
 
 GEMM_OPS = ("aten::mm", "aten::addmm", "mkldnn::_linear_pointwise")
 
@@ -81,7 +87,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     train_on_cpu_only()  # the peak is the CPU's, so the fit must be too
-    X, description = load_data(args.rows)
+    X, data_name = load_data(args.rows)
+    description = f"{data_name}, {X.shape[0]} x {X.shape[1]}"
     params = dict(n_components=32, max_iter=args.epochs, tol=0.0, random_state=0)
     if args.hidden:
         params["hidden_layer_sizes"] = (args.hidden,)
@@ -96,13 +103,13 @@ def main(argv=None) -> None:
     total = sum(e.self_cpu_time_total for e in events) / 1e6
     gemm = sum(e.self_cpu_time_total for e in events if e.key in GEMM_OPS) / 1e6
     gflop = gemm_gflop_per_row(linear_layers(model.module_)) * len(X) * args.epochs
-    peaks = gemm_peaks()
+    peaks = gemm_peaks(onednn=onednn_products(onednn=True))
     peak = max(peaks.values())
     print(f"{description}; {model.n_iter_} epochs, {wall:.2f} s under the profiler")
     threads = torch.get_num_threads()
     print(
         f"GEMM peak (2048² float32 product, {threads} threads): {peak:.0f} GFLOP/s "
-        f"({describe_peaks(peaks)})"
+        "(" + ", ".join(f"{library} {value:.0f}" for library, value in peaks.items()) + ")"
     )
     print(
         f"GEMMs: {100 * gemm / total:.1f}% of the profiled time, {gflop / gemm:.0f} GFLOP/s "
@@ -112,11 +119,13 @@ def main(argv=None) -> None:
     timer = GemmTimer()
     with timer:
         skae.UndercompleteAE(**params).fit(X)
-    steps = args.epochs * -(-len(X) // model._batch_rows(len(X)))
+    # The documented rows per batch: batch_size, "auto" being min(256, n_samples).
+    batch = 256 if model.batch_size == "auto" else model.batch_size
+    steps = args.epochs * math.ceil(len(X) / min(batch, len(X)))
     print(
         f"GEMMs timed one by one inside a fit: {1e3 * timer.seconds / steps:.2f} ms a step, "
         f"{gflop / timer.seconds:.0f} GFLOP/s ({100 * gflop / timer.seconds / peak:.0f}% of "
-        "peak): the most any trainer of this network whose products run as these do could reach"
+        "peak)"
     )
     print(events.table(sort_by="self_cpu_time_total", row_limit=15))
 

@@ -1,6 +1,7 @@
-"""The benchmark scripts' own logic: kNN protocol, estimator discovery, timing helpers."""
+"""The benchmarks' own logic: kNN protocol, estimator discovery, timings, the speed report."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
 import skae
+from benchmarks import profile_training
+from benchmarks.speed import common, render, threads, train, transform, vae, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,49 +88,277 @@ def test_set_overrides_parameters_the_estimator_has(vs_pca):
         vs_pca.parse_setting("max_iter")
 
 
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_profile_and_speed_count_the_same_gemm_flops():
-    speed, profile = _load_script("speed"), _load_script("profile_training")
     X = np.random.default_rng(0).uniform(size=(64, 784)).astype(np.float32)
-    ae = skae.UndercompleteAE(speed.CODE, hidden_layer_sizes=(speed.HIDDEN,), max_iter=1).fit(X)
-    per_epoch = speed.gemm_gflop_per_row(profile.linear_layers(ae.module_)) * 60_000
-    assert per_epoch == pytest.approx(speed.training_gflop_per_epoch(60_000, 784))
+    ae = skae.UndercompleteAE(common.CODE, hidden_layer_sizes=(common.HIDDEN,), max_iter=1).fit(X)
+    per_epoch = common.gemm_gflop_per_row(profile_training.linear_layers(ae.module_)) * 60_000
+    assert per_epoch == pytest.approx(common.training_gflop_per_epoch(60_000, 784))
 
 
 def test_speed_benchmark_trains_skae_on_the_cpu_like_its_peers():
     # In a child process: hiding the GPUs would otherwise last for the rest of
     # this test session.  On a machine with a GPU, skae's device="auto" would
     # train there while the hand-written loops and the GEMM peak are the CPU's.
-    script = str(ROOT / "benchmarks" / "speed.py")
     child = (
-        "import importlib.util, os\n"
-        f"spec = importlib.util.spec_from_file_location('speed', {script!r})\n"
-        "speed = importlib.util.module_from_spec(spec); spec.loader.exec_module(speed)\n"
-        "speed.train_on_cpu_only()\n"
+        "import os\n"
+        "from benchmarks.speed import common\n"
+        "common.train_on_cpu_only()\n"
         "import numpy as np, skae\n"
         "X = np.random.default_rng(0).uniform(size=(32, 8)).astype(np.float32)\n"
         "ae = skae.UndercompleteAE(2, hidden_layer_sizes=(4,), max_iter=1).fit(X)\n"
         "print(os.environ['CUDA_VISIBLE_DEVICES'] == '', ae.device_.type)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", child],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     assert result.stdout.split() == ["True", "cpu"]
 
 
 def test_gemm_timer_counts_the_products_only():
-    profile = _load_script("profile_training")
     a = torch.ones(64, 64)
-    with profile.GemmTimer() as timer:
+    with profile_training.GemmTimer() as timer:
         torch.mm(a, a)
         torch.addmm(a, a, a)
     assert timer.seconds > 0
-    with profile.GemmTimer() as timer:
+    with profile_training.GemmTimer() as timer:
         (a + a).relu().sum()
     assert timer.seconds == 0.0
+
+
+def test_the_benchmark_observes_skae_configuration():
+    # What the report says skae did is what skae did under each setting.
+    assert not common.onednn_products(onednn=False)
+    if torch.backends.mkldnn.is_available():
+        assert common.onednn_products(onednn=True)
+    digits = common.digits_unit()[:300]
+
+    def make():
+        return skae.UndercompleteAE(4, hidden_layer_sizes=(8,))
+
+    with skae.config_context(training_threads=3):
+        assert common.training_threads(make, digits) == 3
+    with skae.config_context(training_threads=1):
+        assert common.training_threads(make, digits) == 1
+
+
+# ---------------------------------------------------------------- the speed report
+
+RUN = {
+    "command": "python -m benchmarks.speed --epochs 5",
+    "quick": False,
+    "date": "2026-01-01 00:00 UTC",
+    "commit": "abc1234",
+    "uncommitted_changes": False,
+    "machine": {
+        "cpu": "Test CPU",
+        "vendor": "GenuineIntel",
+        "architecture": "x86_64",
+        "logical_cores": 2,
+        "torch_threads": 2,
+    },
+    "versions": {
+        "python": "3.11",
+        "numpy": "2.0",
+        "scikit-learn": "1.6",
+        "torch": "2.2",
+        "blas": "MKL",
+        "skae": "0.1.0",
+    },
+    "skae_config": {"onednn": "auto", "training_threads": "auto"},
+}
+
+NET = {"hidden": 256, "code": 32, "batch": 256, "lr": 0.001}
+
+FIGURES = {
+    "train": {
+        "data": "Fashion-MNIST",
+        "rows": 60_000,
+        "features": 784,
+        "network": NET,
+        "default_hidden": 1024,
+        "epochs": 5,
+        "repeats": 2,
+        "threads": 2,
+        "library": "MKL",
+        "other_library": "oneDNN",
+        "peak_size": 2048,
+        "gemm_peak_gflops": {"torch.matmul": 400.0, "oneDNN": 380.0},
+        "gflop_per_epoch": {"bench": 120.0, "defaults": 500.0},
+        "step_gemm_gflops": {"bench": 300.0, "defaults": 320.0},
+        "seconds_per_epoch": {
+            "skae": 0.6,
+            "skae_other_library": 0.75,
+            "loop": 0.8,
+            "loop_fused": 0.7,
+            "skorch": 1.2,
+            "skae_defaults": 2.0,
+            "skae_logistic": 0.64,
+            "loop_sigmoid": 0.8,
+        },
+        "skae_setup_seconds": 0.1,
+    },
+    "first": {
+        "rows": 10_240,
+        "epochs": 1,
+        "repeats": 2,
+        "seconds": {"skae": [0.15, 0.13], "loop_fused": [0.9, 0.11]},
+    },
+    "variants": {
+        "data": "Fashion-MNIST",
+        "rows": 60_000,
+        "features": 784,
+        "hidden": 256,
+        "code": 32,
+        "default_hidden": 1024,
+        "epochs": 5,
+        "repeats": 2,
+        "seconds_per_epoch": {
+            "UndercompleteAE": {"bench": 0.5, "defaults": 2.0},
+            "SparseAE": {"bench": 0.55, "defaults": 2.2},
+        },
+    },
+    "vae": {
+        "data": "Fashion-MNIST",
+        "features": 784,
+        "train_rows": 50_000,
+        "test_rows": 10_000,
+        "network": NET,
+        "epochs": 5,
+        "repeats": 2,
+        "skae": {"seconds_per_epoch": 0.7, "setup_seconds": 0.05, "test_elbo_per_image": -254.4},
+        "loop": {"seconds_per_epoch": 0.8, "test_elbo_per_image": -255.4},
+    },
+    "transform": {
+        "data": "Fashion-MNIST",
+        "rows": 60_000,
+        "fit_rows": 5000,
+        "warm_up_rows": 1000,
+        "repeats": 3,
+        "rows_per_second": {
+            "skae transform": 500_000.0,
+            "PCA transform": 1_000_000.0,
+            "skae inverse_transform": 250_000.0,
+            "PCA inverse_transform": 500_000.0,
+        },
+    },
+    "memory": {
+        "rows": 1_000_000,
+        "features": 784,
+        "code": 32,
+        "input_kib": 3_062_500,
+        "codes_kib": 125_000,
+        "peak_kib": {
+            "before": 3_500_000,
+            "transform": 3_626_000,
+            "score_samples": 3_627_000,
+            "inverse_transform": 3_600_000,
+        },
+    },
+    "threads": {
+        "available_threads": 2,
+        "repeats": 3,
+        "rule": {"multiply_adds_per_thread": 2**24, "batch_values_per_thread": 2**16},
+        "problems": [
+            {"name": "tie", "seconds": {"one": 0.100, "all": 0.101}, "skae_threads": 2},
+            {"name": "one wins", "seconds": {"one": 0.10, "all": 0.20}, "skae_threads": 1},
+            {"name": "wrong", "seconds": {"one": 0.30, "all": 0.20}, "skae_threads": 1},
+        ],
+    },
+    "gridsearch": {
+        "estimator": "SparseAE",
+        "grid": {"lam": [0.1, 1.0, 10.0], "rho": [0.02, 0.05, 0.1]},
+        "cv": 3,
+        "n_jobs": 2,
+        "repeats": 2,
+        "threads": 2,
+        "worker_threads": 1,
+        "worker_start_seconds": 2.0,
+        "problems": [
+            {
+                "name": "large",
+                "search_seconds": {"1": 20.0, "2": 16.0},
+                "one_fit_seconds": {"all_threads": 0.7, "worker_threads": 1.05},
+                "fit_seconds_in_workers": 1.1,
+            },
+            {
+                "name": "small",
+                "search_seconds": {"1": 2.5, "2": 1.4},
+                "one_fit_seconds": {"all_threads": 0.08, "worker_threads": 0.08},
+                "fit_seconds_in_workers": 0.09,
+            },
+        ],
+    },
+}
+
+
+def test_report_words_come_from_the_figures(tmp_path):
+    for section, figures in FIGURES.items():
+        common.write_section(tmp_path, section, figures, RUN)
+    path = render.write(tmp_path)
+    text = path.read_text()
+    assert path == tmp_path / "speed.md"
+    assert text.startswith("# skae speed benchmark")
+    assert "Quick mode" not in text and "different runs" not in text
+    assert "`python -m benchmarks.speed --epochs 5` at commit abc1234" in text
+    for title in render.TITLES.values():
+        assert f"## {title}" in text
+    # Ratios and shares computed from the seconds and the FLOPs.
+    assert "| skae UndercompleteAE (MKL) | 0.600 | 100,000 | 200 | 50% | 1.00x |" in text
+    assert "| skae UndercompleteAE with oneDNN instead | 0.750 |" in text
+    assert "| skorch NeuralNetRegressor | 1.200 | 50,000 | 100 | 25% | 2.00x |" in text
+    assert "**1.25x** skae's time" in text  # 0.8 / 0.64
+    assert "| SparseAE | 0.550 | 1.10 | 2.200 | 1.10 |" in text
+    assert "| transform (output 1,000,000 × 32) | 123 MiB | 4.1% |" in text
+    # Comparison words follow the numbers, not a fixed text.
+    assert "skae's test ELBO is higher than the loop's" in text
+    assert "| tie | 0.100 | 0.101 | 0.99x | 2 | either |" in text
+    assert "| one wins | 0.100 | 0.200 | 0.50x | 1 | yes |" in text
+    assert "| wrong | 0.300 | 0.200 | 1.50x | 1 | **no** |" in text
+    assert "for 2 of 3 problems" in text
+    assert "| large | 20.0 | 16.0 | **0.80** | 0.70 / 1.05 s | 0.75 | 1.10 s |" in text
+    assert "with the workers' start added, 18.0 s, less than n_jobs=1's 20.0 s" in text
+    assert "with the workers' start added, 3.4 s, more than n_jobs=1's 2.5 s" in text
+    assert "halves" not in text
+
+
+def test_report_of_sections_from_different_runs(tmp_path):
+    quick = {**RUN, "quick": True, "commit": "def5678"}
+    common.write_section(tmp_path, "first", FIGURES["first"], RUN)
+    common.write_section(tmp_path, "memory", FIGURES["memory"], quick)
+    text = render.render(tmp_path)
+    assert "Quick mode" in text and "different runs" in text
+    assert "at commit abc1234" in text and "at commit def5678" in text
+    assert "## Training" not in text
+    with pytest.raises(FileNotFoundError):
+        render.render(tmp_path / "empty")
+
+
+def test_sections_measure_and_write_json(tmp_path):
+    # Tiny problems: this checks that the sections run and that their figures
+    # are JSON the report can be written from, not their values.  One thread
+    # (restored by conftest): a loaded machine's spinning threads would take
+    # most of the test's time.
+    torch.set_num_threads(1)
+    X = np.random.default_rng(0).uniform(size=(300, 64)).astype(np.float32)
+    measured = {
+        "train": train.measure(X, "random", 1, 1, peak_size=64, peak_repeats=1, step_repeats=1),
+        "variants": variants.measure(X, "random", 1, 1),
+        "vae": vae.measure(X, "random", 1, 1),
+        "transform": transform.measure(X, "random", repeats=1, fit_rows=300),
+        "threads": threads.measure(X, "random", repeats=1, digits_epochs=1, rows=300, epochs=1),
+    }
+    run = common.describe_run(["--quick"], quick=True)
+    for section, figures in measured.items():
+        path = common.write_section(tmp_path, section, figures, run)
+        assert json.loads(path.read_text())["figures"] == figures
+    assert measured["vae"]["train_rows"] == 250 and measured["vae"]["test_rows"] == 50
+    assert set(measured["variants"]["seconds_per_epoch"]) == set(variants.ESTIMATORS)
+    text = render.render(tmp_path)
+    assert "Quick mode" in text
+    for section in measured:
+        assert f"## {render.TITLES[section]}" in text
