@@ -67,8 +67,8 @@ class ContractiveAE(BaseAutoencoder):
     from its blocks on and above the diagonal, 5/8 of a full product for
     ``h = 1024``) and that gradient are about 1.6 ``h × h × d`` products
     whatever the batch size, so the penalty's share of a step grows with the
-    hidden width (``benchmarks/speed.py`` measures an epoch against the plain
-    autoencoder's).
+    hidden width (``python -m benchmarks.speed --only variants`` measures an
+    epoch against the plain autoencoder's).
 
     Units: with ``loss="mse"`` the network sees the centred data divided by
     ``scale_``, and the penalty is the Jacobian with respect to that input,

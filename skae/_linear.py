@@ -4,8 +4,8 @@ PyTorch computes a float32 :class:`torch.nn.Linear` on the CPU with the BLAS
 it was built with (MKL on x86-64 wheels).  MKL chooses its kernels by CPU
 vendor and runs its fastest ones on Intel CPUs only; on other x86-64 CPUs
 oneDNN's matrix product -- the library PyTorch already ships and uses for
-convolutions -- is the faster one.  ``benchmarks/speed.py`` measures both
-libraries, and a fit with each, in every run.
+convolutions -- is the faster one.  ``python -m benchmarks.speed`` measures
+both libraries, and a fit with each, in its "train" section.
 
 So the products go to oneDNN where skae's ``onednn`` setting says so
 (:func:`skae.set_config`, :func:`skae.config_context`, or the environment

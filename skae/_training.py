@@ -66,8 +66,8 @@ class LoopConfig:
 
 #: Multiply-adds of one training step per CPU thread: below it, another
 #: thread's synchronisation and cache traffic, paid at each of a step's
-#: operations, cost more than the thread gains (``benchmarks/speed.py``,
-#: section "threads", measures the rule against one and all threads).
+#: operations, cost more than the thread gains (``python -m benchmarks.speed
+#: --only threads`` measures the rule against one and all threads).
 MULTIPLY_ADDS_PER_THREAD = 2**24
 
 #: Values of one batch (rows x features) per CPU thread: a wide batch's
