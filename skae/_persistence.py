@@ -3,17 +3,22 @@
 :func:`save_model` writes one zip archive holding
 
 - ``skae.json``: the format version, the estimator's class name, its
-  ``get_params()`` and its fitted attributes, as JSON;
+  ``get_params()`` and its fitted state, as JSON;
 - ``arrays/<n>.npy``: every array and tensor (the network's weights, the
-  optimiser's moments, ``mean_``, ...) in NumPy's ``.npy`` format.
+  optimiser's moments, ``mean_``, ...) in NumPy's ``.npy`` format, referred
+  to from the JSON by its number ``n``.
 
-:func:`load_model` reads it back without unpickling anything: the JSON can
-only name classes from ``skae.__all__`` and a fixed set of value types, the
-arrays are read with ``numpy.load(allow_pickle=False)``, and the network is
-rebuilt by the estimator's own ``_build_module`` before its weights are
-copied in (``load_state_dict(strict=True)``).  A file from a stranger can
-therefore give you a bad model, but cannot run code.  A damaged or edited
-file raises :class:`ModelFileError` with what is wrong.
+The fitted state is the estimator's declared fields (:mod:`skae._state`),
+each written and checked according to its kind; the writer and the reader
+know nothing else of an estimator than its class's registered name, its
+``get_params()`` and its two state methods (``__skae_state__``,
+``__skae_set_state__``).  :func:`load_model` reads a file back without
+unpickling anything: the JSON can only name registered estimator classes,
+the arrays are read with ``numpy.load(allow_pickle=False)``, and the
+network is rebuilt by the estimator itself before the stored weights are
+copied in.  A file from a stranger can therefore give you a bad model, but
+cannot run code.  A damaged or edited file raises :class:`ModelFileError`
+with what is wrong.
 
 Pickle and joblib keep working as well (and are what scikit-learn's own
 tools use); they are fine for files you wrote yourself.
@@ -21,158 +26,228 @@ tools use); they are fine for files you wrote yourself.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import math
 import os
 import zipfile
+from importlib import metadata as _metadata
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 
-from ._adam import FusedAdam
 from ._networks import ACTIVATIONS
-from ._training import History
+from ._state import FittedStateMixin, base_kind, estimator_class, fitted_fields
+from .exceptions import ModelFileError
+
+__all__ = ["FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
 
 #: Bumped when the layout of the archive changes incompatibly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT_NAME = "skae-model"
 _METADATA = "skae.json"
 _ARRAY_DIR = "arrays/"
 
-#: The only dataclasses a file may contain, by name.
-_DATACLASSES = {"History": History}
-
-#: Attributes rebuilt from other data rather than stored as values.
-_MODULE_ATTR = "module_"
-_OPTIMIZER_ATTR = "_optimizer"
-
-
-class ModelFileError(ValueError):
-    """A skae model file is damaged, edited or not a skae model file."""
-
-
-# --------------------------------------------------------------------- encode
+#: The fields of the training ``History`` record, and their kinds.
+_HISTORY_FIELDS = {
+    "loss": "float_list",
+    "terms": "curves",
+    "validation_scores": "float_list",
+    "best_loss": "float",
+    "best_validation_score": "float",
+    "n_iter_no_change": "count",
+    "epoch_times": "float_list",
+}
 
 
-class _Encoder:
-    """Turns estimator state into JSON plus a list of arrays."""
+def _skae_version() -> str:
+    try:
+        return _metadata.version("skae")
+    except _metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ModelFileError(message)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_estimator(obj) -> bool:
+    return isinstance(obj, FittedStateMixin) and estimator_class(type(obj).__name__) is type(obj)
+
+
+# --------------------------------------------------------------------- write
+
+
+class _Writer:
+    """Turns an estimator into JSON plus a list of arrays."""
 
     def __init__(self):
         self.arrays: list[np.ndarray] = []
 
-    def _array(self, array: np.ndarray) -> int:
-        self.arrays.append(np.ascontiguousarray(array))
+    def array(self, value, where: str) -> int:
+        """Keep an array or tensor for the archive; its number in the file."""
+        if isinstance(value, torch.Tensor):
+            if value.dtype == torch.bfloat16:
+                raise TypeError(f"{where}: bfloat16 tensors cannot be saved.")
+            value = value.detach().cpu().numpy()
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise TypeError(f"{where}: expected a numeric array, got {type(value).__name__}.")
+        self.arrays.append(np.ascontiguousarray(value))
         return len(self.arrays) - 1
 
-    def value(self, obj, where: str):
+    def estimator(self, est, where: str) -> dict:
+        if not _is_estimator(est):
+            raise TypeError(
+                f"{where} of type {type(est).__name__} cannot be written to a skae model "
+                "file (only skae's estimators can); pickle or joblib can save it instead."
+            )
+        try:
+            state = est.__skae_state__()
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        params = est.get_params(deep=False)
+        fields = fitted_fields(est)
+        return {
+            "class": type(est).__name__,
+            "params": {k: self.param(v, f"{where}.{k}") for k, v in params.items()},
+            "fitted": {
+                name: self.field(fields[name], value, f"{where}.{name}")
+                for name, value in state.items()
+            }
+            if state
+            else None,
+        }
+
+    def param(self, value, where: str):
+        """A parameter value: JSON, with tags for tuples, arrays, RandomState, estimators."""
         # Order matters: bool is an Integral, numpy scalars are Real.
-        if obj is None or isinstance(obj, (bool, str)):
-            return obj
-        if isinstance(obj, np.bool_):
-            return bool(obj)
-        if isinstance(obj, Integral):
-            return int(obj)
-        if isinstance(obj, Real):
-            return float(obj)
-        if isinstance(obj, tuple):
-            return {"__tuple__": [self.value(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
-        if isinstance(obj, list):
-            return [self.value(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-        if isinstance(obj, dict):
-            if all(isinstance(k, str) and not k.startswith("__") for k in obj):
-                return {k: self.value(v, f"{where}[{k!r}]") for k, v in obj.items()}
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if _is_int(value):
+            return int(value)
+        if _is_real(value):
+            return float(value)
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.param(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [self.param(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            return {"__ndarray__": self.array(value, where)}
+        if isinstance(value, np.random.RandomState):
+            name, keys, pos, has_gauss, cached = value.get_state()
             return {
-                "__items__": [
-                    [self.value(k, where), self.value(v, f"{where}[{k!r}]")] for k, v in obj.items()
+                "__random_state__": [
+                    name,
+                    self.array(keys, where),
+                    int(pos),
+                    int(has_gauss),
+                    float(cached),
                 ]
             }
-        if isinstance(obj, np.ndarray):
-            if obj.dtype == object:
-                if all(isinstance(v, str) for v in obj.ravel()):
-                    return {"__str_array__": obj.tolist(), "shape": list(obj.shape)}
-                raise TypeError(f"{where}: object arrays of non-strings cannot be saved.")
-            return {"__ndarray__": self._array(obj)}
-        if isinstance(obj, torch.Tensor):
-            tensor = obj.detach().cpu()
-            if tensor.dtype == torch.bfloat16:
-                raise TypeError(f"{where}: bfloat16 tensors cannot be saved.")
-            return {"__tensor__": self._array(tensor.numpy())}
-        if isinstance(obj, torch.device):
-            return {"__device__": str(obj)}
-        if isinstance(obj, torch.Generator):
-            return {
-                "__generator__": {
-                    "device": str(obj.device),
-                    "state": self._array(obj.get_state().numpy()),
-                }
-            }
-        if isinstance(obj, np.random.RandomState):
-            name, keys, pos, has_gauss, cached = obj.get_state()
-            return {"__random_state__": [name, self._array(keys), int(pos), int(has_gauss), cached]}
-        if dataclasses.is_dataclass(obj) and _DATACLASSES.get(type(obj).__name__) is type(obj):
-            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-            return {"__dataclass__": type(obj).__name__, "fields": self.value(fields, where)}
-        if _is_skae_estimator(obj):
-            return {"__estimator__": self.estimator(obj, where)}
+        if _is_estimator(value):
+            return {"__estimator__": self.estimator(value, where)}
         raise TypeError(
-            f"{where} of type {type(obj).__name__} cannot be written to a skae model "
+            f"{where} of type {type(value).__name__} cannot be written to a skae model "
             "file; pickle or joblib can save this estimator instead."
         )
 
-    def estimator(self, est, where: str = "estimator") -> dict:
-        params = est.get_params(deep=False)
-        record = {
-            "class": type(est).__name__,
-            "params": {k: self.value(v, f"{where}.{k}") for k, v in params.items()},
-            "fitted": None,
+    def field(self, kind: str, value, where: str):
+        """A fitted field's value as its kind is written."""
+        if value is None and kind.endswith("?"):
+            return None
+        kind = base_kind(kind)
+        if kind in ("n_features", "positive_int", "count"):
+            return int(value)
+        if kind == "bool":
+            return bool(value)
+        if kind in ("float", "positive_float"):
+            return float(value)
+        if kind in ("activation", "device"):
+            return str(value)
+        if kind == "feature_vector":
+            return self.array(np.asarray(value), where)
+        if kind == "feature_names":
+            return [str(v) for v in value]
+        if kind == "int_tuple":
+            return [int(v) for v in value]
+        if kind == "float_list":
+            return [float(v) for v in value]
+        if kind == "float_lists":
+            return [None if v is None else [float(x) for x in v] for v in value]
+        if kind == "curves":
+            return {str(k): [float(x) for x in v] for k, v in value.items()}
+        if kind == "settings":
+            return {str(k): _setting(v, f"{where}[{k!r}]") for k, v in value.items()}
+        if kind == "history":
+            return {
+                name: self.field(sub, value[name], f"{where}.{name}")
+                for name, sub in _HISTORY_FIELDS.items()
+            }
+        if kind == "module":
+            return {str(k): self.array(v, f"{where}[{k!r}]") for k, v in value.items()}
+        if kind == "optimizer":
+            return self.optimizer(value, where)
+        if kind == "generator":
+            return {
+                "device": str(value["device"]),
+                "state": self.array(value["state"], f"{where}.state"),
+            }
+        if kind == "estimators":
+            return [self.estimator(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        raise TypeError(f"{where}: unknown field kind {kind!r}.")  # pragma: no cover
+
+    def optimizer(self, state_dict: dict, where: str) -> dict:
+        groups = [
+            {
+                k: [int(p) for p in v] if k == "params" else _setting(v, f"{where}.{k}")
+                for k, v in group.items()
+            }
+            for group in state_dict["param_groups"]
+        ]
+        state = {
+            str(int(index)): {
+                k: self.array(v, f"{where}.state[{index}][{k!r}]") for k, v in values.items()
+            }
+            for index, values in state_dict["state"].items()
         }
-        if hasattr(est, _MODULE_ATTR):
-            # The file rebuilds the network from the parameters it stores.
-            changes = est._network_changes()
-            if changes:
-                raise ValueError(
-                    f"{where} ({type(est).__name__}) cannot be saved: the file would describe "
-                    f"another network than the fitted one ({changes}). Set the parameters "
-                    "back, or refit; pickle keeps the estimator as it is."
-                )
-            fitted = {}
-            for name, value in vars(est).items():
-                if name in params or not _is_state_name(name):
-                    # Parameters, and what __init__ sets from them, are
-                    # rebuilt by the constructor.
-                    continue
-                attr = f"{where}.{name}"
-                if name == _MODULE_ATTR:
-                    fitted[name] = {"__state_dict__": self.value(value.state_dict(), attr)}
-                elif name == _OPTIMIZER_ATTR and _is_optimizer(value):
-                    fitted[name] = {"__optimizer__": self.value(value.state_dict(), attr)}
-                else:
-                    fitted[name] = self.value(value, attr)
-            record["fitted"] = fitted
-        return record
+        return {"param_groups": groups, "state": state}
 
 
-def _is_optimizer(value) -> bool:
-    return isinstance(value, (FusedAdam, torch.optim.Optimizer))
-
-
-def _is_skae_estimator(obj) -> bool:
-    from ._base import BaseAutoencoder
-
-    return isinstance(obj, BaseAutoencoder)
+def _setting(value, where: str):
+    """A JSON scalar, or a tuple of numbers as a JSON list."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if _is_int(value):
+        return int(value)
+    if _is_real(value):
+        return float(value)
+    if isinstance(value, tuple) and all(_is_real(v) for v in value):
+        return [int(v) if _is_int(v) else float(v) for v in value]
+    raise TypeError(f"{where} of type {type(value).__name__} cannot be written to a model file.")
 
 
 def save_model(estimator, path) -> None:
     """Write ``estimator`` to ``path`` in skae's safe format.
 
     The file is a zip archive with the class name, the parameters and the
-    fitted attributes as JSON and every array (the network's weights
-    included) as a ``.npy`` member; :func:`load_model` reads it back without
-    executing anything from the file.  Unfitted estimators can be saved too
-    (only their parameters are stored).
+    fitted state as JSON and every array (the network's weights included)
+    as a ``.npy`` member; :func:`load_model` reads it back without executing
+    anything from the file.  Unfitted estimators can be saved too (only
+    their parameters are stored).
 
     Parameters
     ----------
@@ -186,7 +261,8 @@ def save_model(estimator, path) -> None:
     ------
     TypeError
         If ``estimator`` is not a skae estimator, or holds a value this
-        format cannot represent.
+        format cannot represent (a ``BernoulliRBM`` layer of a
+        ``StackedAE``, for instance).
     ValueError
         If a parameter that shapes the network (``hidden_layer_sizes``, an
         activation, ...) was changed after the fit: the file rebuilds the
@@ -201,50 +277,46 @@ def save_model(estimator, path) -> None:
     >>> ae.save("digits.skae")  # doctest: +SKIP
     >>> same = load_model("digits.skae")  # doctest: +SKIP
     """
-    if not _is_skae_estimator(estimator):
-        raise TypeError(f"save_model expects a skae estimator, got {type(estimator).__name__}.")
-    encoder = _Encoder()
-    record = encoder.estimator(estimator)
-    from . import __version__
-
+    if not _is_estimator(estimator):
+        raise TypeError(
+            f"save_model expects a skae estimator of a registered class, got "
+            f"{type(estimator).__name__}; pickle or joblib can save it instead."
+        )
+    writer = _Writer()
+    record = writer.estimator(estimator, "estimator")
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "skae_version": __version__,
+        "skae_version": _skae_version(),
         "torch_version": torch.__version__,
+        "n_arrays": len(writer.arrays),
         "estimator": record,
-        "n_arrays": len(encoder.arrays),
     }
     text = json.dumps(metadata, indent=1, allow_nan=True)
     tmp = f"{os.fspath(path)}.tmp"
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(_METADATA, text)
-        for index, array in enumerate(encoder.arrays):
+        for index, array in enumerate(writer.arrays):
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
             archive.writestr(f"{_ARRAY_DIR}{index}.npy", buffer.getvalue())
     os.replace(tmp, path)
 
 
-# --------------------------------------------------------------------- decode
+# ---------------------------------------------------------------------- read
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ModelFileError(message)
-
-
-class _Decoder:
-    """Rebuilds values from the JSON of :class:`_Encoder` and the archive."""
+class _Reader:
+    """Rebuilds estimators from the JSON of :class:`_Writer` and the archive."""
 
     def __init__(self, archive: zipfile.ZipFile, n_arrays: int):
         self.archive = archive
         self.n_arrays = n_arrays
 
-    def _array(self, index) -> np.ndarray:
+    def array(self, index, where: str) -> np.ndarray:
         _check(
-            isinstance(index, int) and not isinstance(index, bool) and 0 <= index < self.n_arrays,
-            f"array reference {index!r} is out of range.",
+            _is_int(index) and 0 <= index < self.n_arrays,
+            f"{where}: array reference {index!r} is out of range.",
         )
         name = f"{_ARRAY_DIR}{index}.npy"
         try:
@@ -254,275 +326,243 @@ class _Decoder:
         except (zipfile.BadZipFile, EOFError, OSError) as exc:
             raise ModelFileError(f"member {name!r} is damaged: {exc}") from exc
         try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
+            array = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, EOFError, OSError) as exc:
             raise ModelFileError(f"member {name!r} is not a valid array: {exc}") from exc
+        _check(array.dtype.kind in "biuf", f"{where}: member {name!r} is not a numeric array.")
+        return array
 
-    def value(self, obj):
-        if obj is None or isinstance(obj, (bool, int, float, str)):
-            return obj
-        if isinstance(obj, list):
-            return [self.value(v) for v in obj]
-        _check(isinstance(obj, dict), f"unexpected JSON value {obj!r}.")
-        tags = [k for k in obj if k.startswith("__")]
-        if not tags:
-            return {k: self.value(v) for k, v in obj.items()}
-        _check(len(tags) == 1, f"ambiguous value with keys {sorted(obj)}.")
-        tag, body = tags[0], obj[tags[0]]
-        if tag == "__tuple__":
-            _check(isinstance(body, list), "a tuple must be a JSON list.")
-            return tuple(self.value(v) for v in body)
-        if tag == "__items__":
-            _check(
-                isinstance(body, list) and all(isinstance(p, list) and len(p) == 2 for p in body),
-                "a mapping must be a list of [key, value] pairs.",
-            )
-            return {_hashable(self.value(k)): self.value(v) for k, v in body}
-        if tag == "__ndarray__":
-            return self._array(body)
-        if tag == "__str_array__":
-            _check(isinstance(body, list), "a string array must be a JSON list.")
-            array = np.empty(len(body), dtype=object)
-            array[:] = body
-            _check(all(isinstance(v, str) for v in array), "a string array holds non-strings.")
-            return array
-        if tag == "__tensor__":
-            return torch.from_numpy(self._array(body).copy())
-        if tag == "__device__":
-            _check(isinstance(body, str), "a device must be a string.")
-            try:
-                return torch.device(body)
-            except RuntimeError as exc:
-                raise ModelFileError(f"invalid device {body!r}.") from exc
-        if tag == "__generator__":
-            _check(isinstance(body, dict) and set(body) == {"device", "state"}, "bad generator.")
-            return {"device": body["device"], "state": torch.from_numpy(self._array(body["state"]))}
-        if tag == "__random_state__":
-            _check(isinstance(body, list) and len(body) == 5, "bad RandomState record.")
-            rs = np.random.RandomState()
-            try:
-                rs.set_state((body[0], self._array(body[1]), *body[2:]))
-            except (TypeError, ValueError) as exc:
-                raise ModelFileError(f"bad RandomState record: {exc}") from exc
-            return rs
-        if tag == "__dataclass__":
-            cls = _DATACLASSES.get(body)
-            _check(cls is not None, f"unknown record type {body!r}.")
-            fields = self.value(obj.get("fields"))
-            _check(isinstance(fields, dict), "a record's fields must be a mapping.")
-            try:
-                return cls(**fields)
-            except TypeError as exc:
-                raise ModelFileError(f"bad {body} record: {exc}") from exc
-        if tag == "__estimator__":
-            return self.estimator(body)
-        raise ModelFileError(f"unknown value type {tag!r}.")
+    def tensor(self, index, where: str) -> torch.Tensor:
+        return torch.from_numpy(self.array(index, where).copy())
 
-    def estimator(self, record):
-        import skae
-
+    def estimator(self, record, where: str):
         _check(
-            isinstance(record, dict) and {"class", "params", "fitted"} <= set(record),
-            "the estimator record lacks 'class', 'params' or 'fitted'.",
+            isinstance(record, dict) and set(record) == {"class", "params", "fitted"},
+            f"{where}: an estimator record has exactly 'class', 'params' and 'fitted'.",
         )
         name = record["class"]
-        allowed = {n for n in skae.__all__ if _is_estimator_class(getattr(skae, n, None))}
-        _check(
-            isinstance(name, str) and name in allowed,
-            f"unknown estimator class {name!r}; a skae model file can only hold {sorted(allowed)}.",
-        )
-        cls = getattr(skae, name)
-        params = self.value(record["params"])
-        _check(isinstance(params, dict), "'params' must be a mapping.")
+        cls = estimator_class(name) if isinstance(name, str) else None
+        _check(cls is not None, f"{where}: unknown estimator class {name!r}.")
+        raw_params = record["params"]
+        _check(isinstance(raw_params, dict), f"{where}: 'params' must be a mapping.")
+        params = {k: self.param(v, f"{where}.{k}") for k, v in raw_params.items()}
         try:
             est = cls(**params)
         except TypeError as exc:
-            raise ModelFileError(f"bad parameters for {name}: {exc}") from exc
-        try:
-            est._validate_params()
-        except ValueError as exc:
-            raise ModelFileError(f"bad parameters for {name}: {exc}") from exc
+            raise ModelFileError(f"{where}: bad parameters for {name}: {exc}") from exc
         fitted = record["fitted"]
-        if fitted is None:
-            return est
-        _check(isinstance(fitted, dict), "'fitted' must be a mapping or null.")
-        _check(_MODULE_ATTR in fitted, f"the fitted {name} lacks its network ({_MODULE_ATTR}).")
-        _check(
-            "n_features_in_" in fitted and "device_" in fitted,
-            f"the fitted {name} lacks n_features_in_ or device_.",
-        )
-        state_dict = optimizer_state = None
-        for attr, raw in fitted.items():
-            # Fitted state only: no dunders, nothing that would shadow a
-            # method or property of the class.
-            _check(
-                isinstance(attr, str) and _is_state_name(attr) and not _shadows(cls, attr),
-                f"invalid fitted attribute name {attr!r}.",
-            )
-            _check(attr not in params, f"fitted attribute {attr!r} shadows a parameter.")
-            if attr == _MODULE_ATTR:
-                _check(isinstance(raw, dict) and "__state_dict__" in raw, "bad network record.")
-                state_dict = self.value(raw["__state_dict__"])
-                continue
-            if attr == _OPTIMIZER_ATTR and isinstance(raw, dict) and "__optimizer__" in raw:
-                optimizer_state = self.value(raw["__optimizer__"])
-                continue
-            setattr(est, attr, self.value(raw))
-        _rebuild(est, state_dict, optimizer_state)
+        _check(fitted is None or isinstance(fitted, dict), f"{where}: 'fitted' must be a mapping.")
+        state = self.fields(cls, fitted or {}, where)
+        try:
+            est.__skae_set_state__(state)
+        except (ValueError, TypeError) as exc:
+            raise ModelFileError(f"{where} ({name}): {exc}") from exc
         return est
 
+    def fields(self, cls, fitted: dict, where: str) -> dict:
+        fields = fitted_fields(cls)
+        unknown = sorted(set(fitted) - set(fields))
+        _check(not unknown, f"{where}: {unknown} are not fitted fields of {cls.__name__}.")
+        n_features = None
+        counts = [name for name in fitted if base_kind(fields[name]) == "n_features"]
+        for name in counts:
+            n_features = self.field("n_features", fitted[name], f"{where}.{name}", None)
+        return {
+            name: self.field(fields[name], raw, f"{where}.{name}", n_features)
+            for name, raw in fitted.items()
+        }
 
-def _is_state_name(name: str) -> bool:
-    """Fitted state is named ``x_`` (public) or ``_x`` (private), never ``__x``."""
-    return (
-        name.isidentifier()
-        and not name.startswith("__")
-        and (name.endswith("_") or name.startswith("_"))
-    )
-
-
-def _shadows(cls, name: str) -> bool:
-    """Whether an instance attribute ``name`` would hide a method or property."""
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            member = vars(klass)[name]
-            return callable(member) or hasattr(member, "__get__")
-    return False
-
-
-def _is_estimator_class(obj) -> bool:
-    from ._base import BaseAutoencoder
-
-    return isinstance(obj, type) and issubclass(obj, BaseAutoencoder)
-
-
-def _hashable(key):
-    try:
-        hash(key)
-    except TypeError:
-        raise ModelFileError(f"bad mapping key {key!r}.") from None
-    return key
-
-
-def _rebuild(est, state_dict, optimizer_state) -> None:
-    """Rebuild the network (and optimiser, generator) of a loaded estimator."""
-    name = type(est).__name__
-    _check(
-        isinstance(state_dict, dict)
-        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()),
-        "the network's weights must be a mapping of names to tensors.",
-    )
-    n_features = est.n_features_in_
-    _check(
-        isinstance(n_features, int) and not isinstance(n_features, bool) and n_features >= 1,
-        f"n_features_in_ must be a positive integer, got {n_features!r}.",
-    )
-    _check(isinstance(est.device_, torch.device), "device_ must be a device.")
-    mean = getattr(est, "mean_", None)
-    _check(
-        mean is None or (isinstance(mean, np.ndarray) and mean.shape == (n_features,)),
-        f"mean_ must be an array of shape ({n_features},).",
-    )
-    scale = getattr(est, "scale_", 1.0)
-    _check(
-        isinstance(scale, Real) and math.isfinite(scale) and scale > 0,
-        f"scale_ must be a positive number, got {scale!r}.",
-    )
-    if not hasattr(est, "output_activation_"):
-        # Files written before skae resolved "auto" from the data: their
-        # "auto" meant what it means without data, and a non-linear output
-        # with the squared error then worked on unscaled data.
-        est.output_activation_ = est._resolve_output_activation()
-        _check(
-            not est._rescales() or est.output_activation_ == "identity",
-            f"the file predates output_activation_, and its {est.output_activation_!r} "
-            "output was trained on unscaled data, which this version of skae does not "
-            "rebuild; refit the model.",
-        )
-    _check(
-        est.output_activation_ in ACTIVATIONS,
-        f"output_activation_ must be one of {sorted(ACTIVATIONS)}, got {est.output_activation_!r}.",
-    )
-    # A model fitted on a GPU loads on a machine without one.
-    if est.device_.type == "cuda" and not torch.cuda.is_available():
-        est.device_ = torch.device("cpu")
-    try:
-        module = est._new_module(n_features, torch.Generator().manual_seed(0))
-    except (ValueError, TypeError, AttributeError, RuntimeError) as exc:
-        raise ModelFileError(f"cannot rebuild the {name} network from the file: {exc}") from exc
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    _check(
-        not missing and not unexpected,
-        f"the weights do not fit a {name} network: missing {missing}, unexpected {unexpected}.",
-    )
-    for key, tensor in state_dict.items():
-        want = expected[key]
-        _check(
-            tuple(tensor.shape) == tuple(want.shape) and tensor.dtype == want.dtype,
-            f"weight {key!r} has shape {tuple(tensor.shape)} and dtype {tensor.dtype}, "
-            f"but the {name} network needs {tuple(want.shape)} and {want.dtype}.",
-        )
-        if tensor.is_floating_point():
-            _check(bool(torch.isfinite(tensor).all()), f"weight {key!r} is not finite.")
-    module.load_state_dict(state_dict, strict=True)
-    est.module_ = module.to(est.device_)
-    est.module_.eval()
-
-    if hasattr(est, "_torch_rng") and isinstance(est._torch_rng, dict):
-        est._torch_rng = _generator_from(est._torch_rng, est.device_)
-    if hasattr(est, "_make_optimizer"):
-        optimizer = est._make_optimizer(est.module_)
-        if optimizer_state is not None:
+    def param(self, raw, where: str):
+        if raw is None or isinstance(raw, (bool, int, float, str)):
+            return raw
+        if isinstance(raw, list):
+            return [self.param(v, f"{where}[{i}]") for i, v in enumerate(raw)]
+        _check(isinstance(raw, dict) and len(raw) == 1, f"{where}: unexpected value {raw!r}.")
+        ((tag, body),) = raw.items()
+        if tag == "__tuple__":
+            _check(isinstance(body, list), f"{where}: a tuple must be a JSON list.")
+            return tuple(self.param(v, f"{where}[{i}]") for i, v in enumerate(body))
+        if tag == "__ndarray__":
+            return self.array(body, where)
+        if tag == "__random_state__":
+            _check(isinstance(body, list) and len(body) == 5, f"{where}: bad RandomState.")
+            rs = np.random.RandomState()
             try:
-                optimizer.load_state_dict(optimizer_state)
-            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-                raise ModelFileError(
-                    f"the optimiser state does not fit the {name} network: {exc}"
-                ) from exc
-        est._optimizer = optimizer
+                rs.set_state((body[0], self.array(body[1], where), *body[2:]))
+            except (TypeError, ValueError) as exc:
+                raise ModelFileError(f"{where}: bad RandomState: {exc}") from exc
+            return rs
+        if tag == "__estimator__":
+            return self.estimator(body, where)
+        raise ModelFileError(f"{where}: unknown value type {tag!r}.")
 
+    def field(self, kind: str, raw, where: str, n_features):
+        """A fitted field's value, checked against its kind."""
+        if raw is None and kind.endswith("?"):
+            return None
+        kind = base_kind(kind)
+        if kind in ("n_features", "positive_int", "count"):
+            low = 0 if kind == "count" else 1
+            _check(_is_int(raw) and raw >= low, f"{where} must be an integer >= {low}.")
+            return raw
+        if kind == "bool":
+            _check(isinstance(raw, bool), f"{where} must be true or false.")
+            return raw
+        if kind == "float":
+            _check(_is_real(raw), f"{where} must be a number.")
+            return float(raw)
+        if kind == "positive_float":
+            _check(
+                _is_real(raw) and math.isfinite(raw) and raw > 0,
+                f"{where} must be a positive number, got {raw!r}.",
+            )
+            return float(raw)
+        if kind == "activation":
+            _check(
+                isinstance(raw, str) and raw in ACTIVATIONS,
+                f"{where} must be one of {sorted(ACTIVATIONS)}, got {raw!r}.",
+            )
+            return raw
+        if kind == "device":
+            _check(isinstance(raw, str), f"{where} must be a device name.")
+            try:
+                return torch.device(raw)
+            except RuntimeError as exc:
+                raise ModelFileError(f"{where}: invalid device {raw!r}.") from exc
+        if kind == "feature_vector":
+            array = self.array(raw, where)
+            _check(
+                array.dtype == np.float64 and array.shape == (n_features,),
+                f"{where} must be a float64 array of shape ({n_features},), got "
+                f"{array.dtype} {array.shape}.",
+            )
+            _check(bool(np.isfinite(array).all()), f"{where} is not finite.")
+            return array
+        if kind == "feature_names":
+            _check(
+                isinstance(raw, list)
+                and len(raw) == n_features
+                and all(isinstance(v, str) for v in raw),
+                f"{where} must be a list of {n_features} strings.",
+            )
+            names = np.empty(len(raw), dtype=object)
+            names[:] = raw
+            return names
+        if kind == "int_tuple":
+            _check(
+                isinstance(raw, list) and all(_is_int(v) and v >= 1 for v in raw),
+                f"{where} must be a list of positive integers.",
+            )
+            return tuple(raw)
+        if kind == "float_list":
+            _check(
+                isinstance(raw, list) and all(_is_real(v) for v in raw),
+                f"{where} must be a list of numbers.",
+            )
+            return [float(v) for v in raw]
+        if kind == "float_lists":
+            _check(isinstance(raw, list), f"{where} must be a list.")
+            return [
+                None if v is None else self.field("float_list", v, f"{where}[{i}]", n_features)
+                for i, v in enumerate(raw)
+            ]
+        if kind == "curves":
+            _check(isinstance(raw, dict), f"{where} must be a mapping.")
+            return {
+                k: self.field("float_list", v, f"{where}[{k!r}]", n_features)
+                for k, v in raw.items()
+            }
+        if kind == "settings":
+            _check(isinstance(raw, dict), f"{where} must be a mapping.")
+            return {k: self.setting(v, f"{where}[{k!r}]") for k, v in raw.items()}
+        if kind == "history":
+            _check(
+                isinstance(raw, dict) and set(raw) == set(_HISTORY_FIELDS),
+                f"{where} must be a mapping of {sorted(_HISTORY_FIELDS)}.",
+            )
+            return {
+                name: self.field(sub, raw[name], f"{where}.{name}", n_features)
+                for name, sub in _HISTORY_FIELDS.items()
+            }
+        if kind == "module":
+            _check(isinstance(raw, dict), f"{where}: the network's weights must be a mapping.")
+            return {k: self.tensor(v, f"{where}[{k!r}]") for k, v in raw.items()}
+        if kind == "optimizer":
+            return self.optimizer(raw, where)
+        if kind == "generator":
+            _check(
+                isinstance(raw, dict) and set(raw) == {"device", "state"},
+                f"{where} must be a mapping of 'device' and 'state'.",
+            )
+            device = self.field("device", raw["device"], f"{where}.device", n_features)
+            state = self.tensor(raw["state"], f"{where}.state")
+            _check(
+                state.dtype == torch.uint8 and state.ndim == 1,
+                f"{where}: a generator state must be a 1-d uint8 array.",
+            )
+            return {"device": str(device), "state": state}
+        if kind == "estimators":
+            _check(isinstance(raw, list), f"{where} must be a list of estimators.")
+            return [self.estimator(v, f"{where}[{i}]") for i, v in enumerate(raw)]
+        raise ModelFileError(f"{where}: unknown field kind {kind!r}.")  # pragma: no cover
 
-def _generator_from(record: dict, device: torch.device) -> torch.Generator:
-    """A torch.Generator on ``device`` restored from a saved state.
+    def setting(self, raw, where: str):
+        if raw is None or isinstance(raw, (bool, int, float, str)):
+            return raw
+        _check(
+            isinstance(raw, list) and all(_is_real(v) for v in raw),
+            f"{where} must be a JSON scalar or a list of numbers.",
+        )
+        return tuple(raw)
 
-    CPU and CUDA generators keep different states; when the file was written
-    on the other kind of device, the new generator is seeded from the saved
-    state's bytes, so it is still determined by the file.
-    """
-    generator = torch.Generator(device=device)
-    state = record["state"]
-    _check(
-        isinstance(state, torch.Tensor) and state.dtype == torch.uint8,
-        "a generator state must be a uint8 tensor.",
-    )
-    saved_type = torch.device(record["device"]).type
-    if saved_type == device.type:
-        try:
-            generator.set_state(state)
-            return generator
-        except RuntimeError as exc:
-            raise ModelFileError(f"invalid generator state: {exc}") from exc
-    return generator.manual_seed(seed_from_state(state))
-
-
-def seed_from_state(state: torch.Tensor) -> int:
-    """A 63-bit seed determined by the bytes of a generator state."""
-    import hashlib
-
-    digest = hashlib.sha256(state.cpu().numpy().tobytes()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+    def optimizer(self, raw, where: str) -> dict:
+        _check(
+            isinstance(raw, dict) and set(raw) == {"param_groups", "state"},
+            f"{where} must be a mapping of 'param_groups' and 'state'.",
+        )
+        groups = raw["param_groups"]
+        _check(
+            isinstance(groups, list) and all(isinstance(g, dict) for g in groups),
+            f"{where}.param_groups must be a list of mappings.",
+        )
+        param_groups = []
+        for i, group in enumerate(groups):
+            ids = group.get("params")
+            _check(
+                isinstance(ids, list) and all(_is_int(p) for p in ids),
+                f"{where}.param_groups[{i}].params must be a list of integers.",
+            )
+            param_groups.append(
+                {
+                    k: list(ids) if k == "params" else self.setting(v, f"{where}.{k}")
+                    for k, v in group.items()
+                }
+            )
+        state = raw["state"]
+        _check(isinstance(state, dict), f"{where}.state must be a mapping.")
+        tensors = {}
+        for key, values in state.items():
+            _check(key.isdigit(), f"{where}.state: {key!r} is not a parameter number.")
+            _check(isinstance(values, dict), f"{where}.state[{key}] must be a mapping.")
+            loaded = {k: self.tensor(v, f"{where}.state[{key}][{k!r}]") for k, v in values.items()}
+            for k, tensor in loaded.items():
+                _check(
+                    not tensor.is_floating_point() or bool(torch.isfinite(tensor).all()),
+                    f"{where}.state[{key}][{k!r}] is not finite.",
+                )
+            tensors[int(key)] = loaded
+        return {"state": tensors, "param_groups": param_groups}
 
 
 def load_model(path):
     """Read an estimator written by :func:`save_model`.
 
     Nothing in the file is executed: the class must be one of skae's
-    estimators, the parameters are checked as ``fit`` checks them, the
-    network is built by the estimator itself and the stored weights must
-    match it name by name and shape by shape.  A model fitted on a GPU loads
-    on a machine without one (on the CPU).
+    estimators, the parameters are checked as ``fit`` checks them, each
+    fitted field is checked against its declared kind, the network is built
+    by the estimator itself and the stored weights must match it name by
+    name and shape by shape.  A model fitted on a GPU loads on a machine
+    without one (on the CPU).
 
     Parameters
     ----------
@@ -539,7 +579,8 @@ def load_model(path):
     Raises
     ------
     ModelFileError
-        If the file is damaged, edited, or not a skae model file.
+        If the file is damaged, edited, not a skae model file, or of
+        another format version.
     """
     try:
         archive = zipfile.ZipFile(path)
@@ -569,18 +610,20 @@ def load_model(path):
         version = metadata.get("format_version")
         _check(
             version == FORMAT_VERSION,
-            f"the file has format version {version!r}; this skae reads version "
-            f"{FORMAT_VERSION}. Save it again with a matching skae version.",
+            f"the file has format version {version!r} (written by skae "
+            f"{metadata.get('skae_version')!r}); this skae reads version {FORMAT_VERSION} "
+            "only. Load the file with the skae that wrote it and pickle the estimator, "
+            "or refit it here.",
         )
         n_arrays = metadata.get("n_arrays")
-        _check(isinstance(n_arrays, int) and n_arrays >= 0, "bad array count.")
-        decoder = _Decoder(archive, n_arrays)
+        _check(_is_int(n_arrays) and n_arrays >= 0, "bad array count.")
+        reader = _Reader(archive, n_arrays)
         try:
-            return decoder.estimator(metadata.get("estimator"))
+            return reader.estimator(metadata.get("estimator"), "estimator")
         except RecursionError as exc:
             raise ModelFileError("the file nests values too deeply.") from exc
 
 
 def _parse_constant(name: str) -> float:
-    # json writes inf/nan (best_loss_ before any epoch) as Infinity/NaN.
+    # json writes inf/nan (best_validation_score with no validation) as Infinity/NaN.
     return {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}[name]
