@@ -16,7 +16,7 @@ from ._stacked import StackedAE
 from ._undercomplete import UndercompleteAE
 from ._variational import VAE
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ContractiveAE",
