@@ -10,6 +10,7 @@ from ._contractive import ContractiveAE
 from ._convolutional import ConvolutionalAE
 from ._denoising import DenoisingAE
 from ._persistence import ModelFileError, load_model, save_model
+from ._sequence import SequenceAE
 from ._show_config import show_config
 from ._sparse import SparseAE
 from ._stacked import StackedAE
@@ -23,6 +24,7 @@ __all__ = [
     "ConvolutionalAE",
     "DenoisingAE",
     "ModelFileError",
+    "SequenceAE",
     "SparseAE",
     "StackedAE",
     "UndercompleteAE",
