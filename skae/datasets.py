@@ -9,18 +9,32 @@ Nothing in this module downloads anything.  Two loaders:
 - :func:`load_image_patches` samples small grey-level patches from the two
   photographs that ship with scikit-learn (:func:`sklearn.datasets.load_sample_images`),
   normalised as in Andrew Ng's sparse-autoencoder exercise.
+
+and, for sequences:
+
+- :func:`make_moving_digits` makes Moving-MNIST-style videos of digits
+  bouncing inside a canvas (Srivastava, Mansimov & Salakhutdinov, 2015);
+- :func:`sliding_windows` cuts a long series into rows of overlapping
+  windows.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["load_fashion_mnist", "load_image_patches", "read_idx"]
+__all__ = [
+    "load_fashion_mnist",
+    "load_image_patches",
+    "make_moving_digits",
+    "read_idx",
+    "sliding_windows",
+]
 
 #: Environment variable naming a directory that holds the Fashion-MNIST idx files.
 FASHION_MNIST_ENV = "SKAE_FASHION_MNIST"
@@ -355,3 +369,183 @@ def load_image_patches(patch_size=8, n_patches=10000, *, whiten=True, random_sta
         patches = np.clip(patches, -limit, limit) / limit
     patches = 0.4 * (patches + 1.0) + 0.1
     return patches.astype(np.float32)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def _moving_digit_images(source, data_home) -> np.ndarray:
+    """The images that move: ``(n_images, side, side)`` float32 in [0, 1]."""
+    if source == "digits":
+        from sklearn.datasets import load_digits
+
+        return (load_digits().images / 16.0).astype(np.float32)
+    if source == "fashion-mnist":
+        return load_fashion_mnist(data_home, subset="all").images
+    raise ValueError(f"source must be 'digits' or 'fashion-mnist'; got {source!r}.")
+
+
+def _bounce(start: np.ndarray, velocity: np.ndarray, n_frames: int, room: float) -> np.ndarray:
+    """Positions along one axis, reflected at 0 and ``room``: ``(..., n_frames)``.
+
+    A point moving at constant speed between two walls follows a triangle
+    wave: its free path folded into ``[0, room]``.
+    """
+    free = start[..., None] + velocity[..., None] * np.arange(n_frames)
+    if room == 0:
+        return np.zeros_like(free)
+    folded = np.mod(free, 2.0 * room)
+    return np.where(folded > room, 2.0 * room - folded, folded)
+
+
+def make_moving_digits(
+    n_sequences=100,
+    *,
+    n_frames=20,
+    canvas=None,
+    digits=2,
+    speed=None,
+    source="digits",
+    data_home=None,
+    random_state=None,
+):
+    r"""Videos of digits bouncing inside a square canvas, as rows of pixels.
+
+    The Moving MNIST data of Srivastava, Mansimov & Salakhutdinov
+    (*Unsupervised learning of video representations using LSTMs*, ICML
+    2015), made from images that need no download: each video shows
+    ``digits`` images drawn at random from scikit-learn's 8×8 digits
+    (:func:`sklearn.datasets.load_digits`) or from Fashion-MNIST's 28×28
+    clothes (:func:`load_fashion_mnist`, from local files).  Each starts at
+    a uniform position with a uniform direction and moves ``speed`` pixels
+    a frame, bouncing off the canvas's edges; where images overlap, a pixel
+    is the brighter of the two.
+
+    Parameters
+    ----------
+    n_sequences : int, default=100
+        Number of videos.
+    n_frames : int, default=20
+        Frames per video.
+    canvas : int, default=None
+        Side of the square canvas in pixels, at least the images' side.
+        ``None`` is twice the images' side (16 for digits, 56 for
+        Fashion-MNIST).
+    digits : int, default=2
+        Images per video.
+    speed : float, default=None
+        Pixels moved per frame; ``None`` is an eighth of the images' side
+        (1 for digits, 3.5 for Fashion-MNIST).
+    source : {"digits", "fashion-mnist"}, default="digits"
+        Where the images come from.
+    data_home : str or path-like, default=None
+        Directory of the Fashion-MNIST files (see :func:`load_fashion_mnist`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the images, positions and directions.
+
+    Returns
+    -------
+    X : ndarray of shape (n_sequences, n_frames * canvas * canvas), float32
+        One video per row, frames in order, each frame's pixels row-major,
+        values in [0, 1]: ``X.reshape(n_sequences, n_frames, canvas,
+        canvas)`` gives the frames, and
+        ``SequenceAE(sequence_shape=(n_frames, canvas * canvas))`` reads
+        them.
+
+    Examples
+    --------
+    >>> from skae.datasets import make_moving_digits
+    >>> X = make_moving_digits(10, n_frames=8, random_state=0)
+    >>> X.shape
+    (10, 2048)
+    >>> frames = X.reshape(10, 8, 16, 16)  # video, frame, row, column
+    >>> float(frames.min()), float(frames.max())
+    (0.0, 1.0)
+    """
+    n_sequences = _positive_int(n_sequences, "n_sequences")
+    n_frames = _positive_int(n_frames, "n_frames")
+    digits = _positive_int(digits, "digits")
+    rng = check_random_state(random_state)
+    images = _moving_digit_images(source, data_home)
+    side = images.shape[1]
+    canvas = 2 * side if canvas is None else _positive_int(canvas, "canvas")
+    if canvas < side:
+        raise ValueError(f"canvas must be at least the images' side, {side}; got {canvas}.")
+    speed = side / 8.0 if speed is None else float(speed)
+    if not (np.isfinite(speed) and speed >= 0):
+        raise ValueError(f"speed must be a finite number >= 0; got {speed!r}.")
+
+    room = float(canvas - side)
+    shape = (n_sequences, digits)
+    which = rng.randint(len(images), size=shape)
+    start = rng.uniform(0.0, room, size=(2, *shape))
+    angle = rng.uniform(0.0, 2.0 * np.pi, size=shape)
+    velocity = speed * np.stack([np.sin(angle), np.cos(angle)])
+    # Rounded positions, (2, n_sequences, digits, n_frames): rows, then columns.
+    corners = np.rint(_bounce(start, velocity, n_frames, room)).astype(np.intp)
+    corners = np.clip(corners, 0, canvas - side)
+
+    videos = np.zeros((n_sequences, n_frames, canvas, canvas), dtype=np.float32)
+    for i in range(n_sequences):
+        for d in range(digits):
+            image = images[which[i, d]]
+            for t in range(n_frames):
+                top, left = corners[0, i, d, t], corners[1, i, d, t]
+                window = videos[i, t, top : top + side, left : left + side]
+                np.maximum(window, image, out=window)
+    return videos.reshape(n_sequences, -1)
+
+
+def sliding_windows(series, width, step=1):
+    """Cut a long series into overlapping windows, one window per row.
+
+    The rows a :class:`~skae.SequenceAE` reads from one long recording
+    (a sensor, an ECG, a price): window ``i`` holds the steps
+    ``i * step, ..., i * step + width - 1``.  Steps that do not fill a last
+    window are left out.
+
+    Parameters
+    ----------
+    series : array-like of shape (n_steps,) or (n_steps, n_features)
+        The series, one step per row (a univariate series may be 1-d).
+    width : int
+        Steps per window, at most ``n_steps``.
+    step : int, default=1
+        Steps between the starts of consecutive windows.
+
+    Returns
+    -------
+    windows : ndarray of shape (n_windows, width * n_features)
+        ``n_windows = (n_steps - width) // step + 1`` windows, each
+        flattened step-major (``SequenceAE(sequence_shape=(width,
+        n_features))`` reads them), in the dtype of ``series``; a copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae.datasets import sliding_windows
+    >>> sliding_windows(np.arange(6), width=3, step=2)
+    array([[0, 1, 2],
+           [2, 3, 4]])
+    >>> sliding_windows(np.arange(8).reshape(4, 2), width=2).shape
+    (3, 4)
+    """
+    series = np.asarray(series)
+    if series.ndim == 1:
+        series = series[:, None]
+    if series.ndim != 2:
+        raise ValueError(
+            "series must be 1-d (n_steps,) or 2-d (n_steps, n_features); got an array "
+            f"of shape {series.shape}."
+        )
+    width = _positive_int(width, "width")
+    step = _positive_int(step, "step")
+    n_steps, n_features = series.shape
+    if width > n_steps:
+        raise ValueError(f"width={width} is longer than the series ({n_steps} steps).")
+    # (n_windows, n_features, width) views, made step-major rows by the copy.
+    views = np.lib.stride_tricks.sliding_window_view(series, width, axis=0)[::step]
+    return np.ascontiguousarray(views.transpose(0, 2, 1)).reshape(len(views), width * n_features)

@@ -225,3 +225,93 @@ def test_load_fashion_mnist_default_location(tmp_path, monkeypatch):
     fake_fashion_mnist(tmp_path)
     monkeypatch.setattr(skae.datasets, "FASHION_MNIST_SYSTEM_DIR", tmp_path)
     assert load_fashion_mnist(subset="test").data.shape == (3, 784)
+
+
+# ---------------------------------------------------------------- sequences
+
+
+def test_make_moving_digits_shape_range_and_seed():
+    from skae.datasets import make_moving_digits
+
+    X = make_moving_digits(6, n_frames=5, random_state=0)
+    assert X.shape == (6, 5 * 16 * 16) and X.dtype == np.float32
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    np.testing.assert_array_equal(X, make_moving_digits(6, n_frames=5, random_state=0))
+    assert not np.array_equal(X, make_moving_digits(6, n_frames=5, random_state=1))
+
+
+def test_moving_digits_move_and_stay_inside_the_canvas():
+    from skae.datasets import make_moving_digits
+
+    videos = make_moving_digits(20, n_frames=12, canvas=12, digits=1, random_state=0)
+    videos = videos.reshape(20, 12, 12, 12)
+    # One 8x8 digit per frame, never cut by the edge: every frame holds the same ink.
+    ink = videos.sum(axis=(2, 3))
+    np.testing.assert_allclose(ink, ink[:, :1].repeat(12, axis=1), rtol=1e-5)
+    # ...and it moves: consecutive frames differ.
+    assert np.mean(np.any(videos[:, 1:] != videos[:, :-1], axis=(2, 3))) > 0.5
+
+
+def test_moving_digits_bounce_off_the_walls():
+    from skae.datasets import _bounce
+
+    positions = _bounce(np.array([1.0]), np.array([1.0]), 8, room=3.0)[0]
+    np.testing.assert_array_equal(positions, [1, 2, 3, 2, 1, 0, 1, 2])
+
+
+def test_moving_digits_still_with_zero_speed():
+    from skae.datasets import make_moving_digits
+
+    videos = make_moving_digits(3, n_frames=4, speed=0, random_state=0).reshape(3, 4, -1)
+    np.testing.assert_array_equal(videos, videos[:, :1].repeat(4, axis=1))
+
+
+def test_make_moving_digits_validates_arguments():
+    from skae.datasets import make_moving_digits
+
+    with pytest.raises(ValueError, match="canvas must be at least"):
+        make_moving_digits(2, canvas=7)
+    with pytest.raises(ValueError, match="n_frames"):
+        make_moving_digits(2, n_frames=0)
+    with pytest.raises(ValueError, match="source"):
+        make_moving_digits(2, source="mnist")
+    with pytest.raises(ValueError, match="speed"):
+        make_moving_digits(2, speed=-1)
+
+
+def test_moving_fashion_mnist_from_local_files(tmp_path):
+    from skae.datasets import make_moving_digits
+
+    fake_fashion_mnist(tmp_path)
+    X = make_moving_digits(
+        2, n_frames=3, source="fashion-mnist", data_home=tmp_path, random_state=0
+    )
+    assert X.shape == (2, 3 * 56 * 56)
+
+
+def test_sliding_windows_univariate_and_multivariate():
+    from skae.datasets import sliding_windows
+
+    np.testing.assert_array_equal(
+        sliding_windows(np.arange(7), width=3, step=2), [[0, 1, 2], [2, 3, 4], [4, 5, 6]]
+    )
+    series = np.arange(10.0).reshape(5, 2)  # 5 steps of 2 features
+    windows = sliding_windows(series, width=2)
+    assert windows.shape == (4, 4) and windows.dtype == np.float64
+    np.testing.assert_array_equal(windows[1], series[1:3].ravel())
+    # A copy: writing to it leaves the series alone.
+    windows[0, 0] = -1.0
+    assert series[0, 0] == 0.0
+
+
+def test_sliding_windows_validates_arguments():
+    from skae.datasets import sliding_windows
+
+    with pytest.raises(ValueError, match="longer than the series"):
+        sliding_windows(np.arange(3), width=4)
+    with pytest.raises(ValueError, match="width"):
+        sliding_windows(np.arange(3), width=0)
+    with pytest.raises(ValueError, match="step"):
+        sliding_windows(np.arange(3), width=2, step=0)
+    with pytest.raises(ValueError, match=r"1-d .* or 2-d"):
+        sliding_windows(np.zeros((4, 2, 2)), width=2)
