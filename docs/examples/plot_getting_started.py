@@ -90,7 +90,7 @@ fig.tight_layout()
 # of steps, so the curve flattens by design at its end.
 
 ae = ae_pipe.named_steps["undercompleteae"]
-LossCurveDisplay.from_estimator(ae, log_scale=True)
+display = LossCurveDisplay.from_estimator(ae, log_scale=True)
 
 # %%
 # A grid search over a regularised variant
