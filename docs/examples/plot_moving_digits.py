@@ -26,7 +26,8 @@ import skae
 from skae import SequenceAE
 from skae.datasets import make_moving_digits
 
-# Small recurrent layers train faster on one CPU thread.
+# One training thread: the steps of small recurrent layers are short, and on
+# a machine whose cores are shared with other work a second thread mostly waits.
 skae.set_config(training_threads=1)
 
 n_frames, side = 8, 16
