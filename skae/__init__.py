@@ -5,17 +5,19 @@ Every estimator is a scikit-learn transformer with ``fit``, ``transform``,
 :class:`~sklearn.decomposition.PCA`.
 """
 
+from . import exceptions
 from ._config import config_context, get_config, set_config
 from ._contractive import ContractiveAE
 from ._convolutional import ConvolutionalAE
 from ._denoising import DenoisingAE
-from ._persistence import ModelFileError, load_model, save_model
+from ._persistence import load_model, save_model
 from ._sequence import SequenceAE
 from ._show_config import show_config
 from ._sparse import SparseAE
 from ._stacked import StackedAE
 from ._undercomplete import UndercompleteAE
 from ._variational import VAE
+from .exceptions import ModelFileError, TrainingDiverged
 
 __version__ = "0.2.0"
 
@@ -27,10 +29,12 @@ __all__ = [
     "SequenceAE",
     "SparseAE",
     "StackedAE",
+    "TrainingDiverged",
     "UndercompleteAE",
     "VAE",
     "__version__",
     "config_context",
+    "exceptions",
     "get_config",
     "load_model",
     "save_model",

@@ -9,6 +9,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -16,7 +17,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adam import make_adam
-from ._batches import BatchSource, rows_as_tensor
+from ._batches import BatchSource, Rows, rows_as_tensor
 from ._compat import Interval, InvalidParameterError, StrOptions, fit_context, validate_params
 from ._docs import fill_docstring
 from ._losses import mean_reconstruction, reconstruction_per_row
@@ -26,7 +27,9 @@ from ._networks import (
     build_mlp_autoencoder,
     multiply_adds_per_row,
 )
+from ._persistence import save_model
 from ._scaling import Scaling
+from ._state import FittedStateMixin
 from ._training import (
     History,
     LoopConfig,
@@ -43,6 +46,9 @@ from ._validation import positive_ints
 #: memory maps, large enough for full-speed products.
 INFERENCE_BATCH_SIZE = 1024
 
+#: Values (rows x features) of one densified chunk of sparse input at inference.
+SPARSE_CHUNK_VALUES = 2**22
+
 #: How far outside [0, 1] data may stray by rounding and still count as lying
 #: in it for ``output_activation="auto"``: MinMaxScaler's output reaches
 #: 1 + 2.2e-16.
@@ -57,6 +63,15 @@ AUTO_MAX_EPOCHS = 200
 
 #: Rows per minibatch for ``batch_size="auto"``.
 AUTO_BATCH_SIZE = 256
+
+
+def _inference_rows(X) -> int:
+    """Rows per inference chunk of ``X``: :data:`INFERENCE_BATCH_SIZE`, fewer
+    for sparse rows so wide that a densified chunk would exceed
+    :data:`SPARSE_CHUNK_VALUES` values."""
+    if not sp.issparse(X):
+        return INFERENCE_BATCH_SIZE
+    return max(1, min(INFERENCE_BATCH_SIZE, SPARSE_CHUNK_VALUES // max(X.shape[1], 1)))
 
 
 def store_parameters(estimator, arguments: dict) -> None:
@@ -89,7 +104,9 @@ def _in_signature_order(cls) -> dict:
     return {name: constraints[name] for name in names}
 
 
-class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseAutoencoder(
+    FittedStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class for the skae autoencoders.  Not to be used directly.
 
     It owns the scikit-learn contract: parameters, validation, ``fit``,
@@ -166,6 +183,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         return tags
 
     # ------------------------------------------------------------ hooks
@@ -245,24 +263,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._optimizer = self._make_optimizer(self.module_)
         self._history = History()
 
-    def _fit_module(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
+    def _fit_module(self, rows: Rows, config: LoopConfig, X_val=None) -> str:
         """The training schedule of ``fit``: by default, epochs of the whole network.
 
-        ``X`` holds the training rows in the units of ``X``; ``X_val`` the
-        held-out rows, already scaled, with early stopping.
+        ``rows`` holds the training rows in the units of ``X``; ``X_val`` the
+        held-out rows as a tensor, already scaled, with early stopping.
         """
-        return self._train_epochs(X, config, X_val)
+        return self._train_epochs(rows, config, X_val)
 
     # ------------------------------------------------------------ training
 
-    def _train_epochs(self, X: torch.Tensor, config: LoopConfig, X_val=None) -> str:
-        """Run the training loop on ``self.module_`` over the rows of ``X``.
+    def _train_epochs(self, rows: Rows, config: LoopConfig, X_val=None) -> str:
+        """Run the training loop on ``self.module_`` over ``rows``.
 
         Shared by :meth:`_fit_module` and :meth:`partial_fit`, which trains the
         whole network even where a variant's ``fit`` schedule does more.
         """
         set_weight_decay(self._optimizer, self.weight_decay)
-        source = BatchSource(X, self._scaling().scaler(X.device), self._batch_rows(X.shape[0]))
+        scaled = self._scaling().scaler(rows.device)
+        source = BatchSource(rows, scaled, self._batch_rows(len(rows)))
         return run_epochs(
             self.module_,
             self._optimizer,
@@ -275,20 +294,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             validation_score=self._validation_score,
         )
 
-    def _training_rows(self, X: np.ndarray) -> torch.Tensor:
-        """``X`` as float32 rows on the training device, in the units of ``X``.
+    def _training_rows(self, X) -> Rows:
+        """``X`` as the training :class:`~skae._batches.Rows`, in the units of ``X``.
 
-        Batches are centred and scaled as they are drawn
-        (:class:`~skae._batches.BatchSource`): a scaled copy of all of ``X``
-        would double the data's memory.
+        Batches are gathered, densified, centred and scaled as they are drawn
+        (:class:`~skae._batches.BatchSource`): a scaled (or dense) copy of
+        all of ``X`` would multiply the data's memory.
         """
-        return rows_as_tensor(X, np.float32).to(self.device_)
+        return Rows(X, self.device_)
 
-    def _divergence_yardstick(self, X_t: torch.Tensor) -> float:
-        """:func:`skae._training.reference_loss` of this estimator on the rows ``X_t``."""
+    def _divergence_yardstick(self, rows: Rows) -> float:
+        """:func:`skae._training.reference_loss` of this estimator on ``rows``."""
         return reference_loss(
-            X_t,
-            self._scaling().scaler(X_t.device),
+            rows,
+            self._scaling().scaler(rows.device),
             squared_error=self.loss != "bce",
             corrupt=self._corrupt,
             generator=self._torch_rng,
@@ -332,8 +351,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         values.update(overrides)
         return LoopConfig(**values)
 
-    def _split_validation(self, X_t: torch.Tensor):
-        n = X_t.shape[0]
+    def _split_validation(self, rows: Rows):
+        """``(training rows, held-out rows as a scaled tensor)`` for early stopping."""
+        n = len(rows)
         n_val = max(1, int(round(self.validation_fraction * n)))
         if n - n_val < 1:
             raise ValueError(
@@ -341,7 +361,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"validation set; got n_samples = {n}."
             )
         order = torch.randperm(n, generator=self._torch_rng, device=self.device_)
-        return X_t[order[n_val:]], X_t[order[:n_val]]
+        held_out = rows.subset(order[:n_val])
+        X_val = self._scaling().scaler(rows.device)(held_out.slice(0, n_val))
+        return rows.subset(order[n_val:]), X_val
 
     @torch.no_grad()
     def _validation_score(self, X_val: torch.Tensor) -> float:
@@ -392,14 +414,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=not continuing)
         if not continuing:
             self._init_state(X)
-        X_t = self._training_rows(X)
-        yardstick = self._divergence_yardstick(X_t)
+        rows = self._training_rows(X)
+        yardstick = self._divergence_yardstick(rows)
         X_val = None
         if self.early_stopping:
-            X_t, X_val = self._split_validation(X_t)
-            X_val = self._scaling().scaler(X_val.device)(X_val)  # once, not every epoch
-        epochs = self._max_epochs(X_t.shape[0])
-        status = self._fit_module(X_t, self._loop_config(epochs, X_t.shape[0], yardstick), X_val)
+            rows, X_val = self._split_validation(rows)  # X_val scaled once, not every epoch
+        epochs = self._max_epochs(len(rows))
+        status = self._fit_module(rows, self._loop_config(epochs, len(rows), yardstick), X_val)
         self._history_to_attributes()
         # A cosine schedule ends by design after its epochs, its step size
         # annealed to zero; only a constant step stopped short is unconverged.
@@ -441,16 +462,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=first)
         if first:
             self._init_state(X)
-        X_t = self._training_rows(X)
+        rows = self._training_rows(X)
         config = self._loop_config(
             1,
-            X_t.shape[0],
-            self._divergence_yardstick(X_t),
+            len(rows),
+            self._divergence_yardstick(rows),
             early_stopping=False,
             check_convergence=False,
             schedule="constant",
         )
-        self._train_epochs(X_t, config)
+        self._train_epochs(rows, config)
         self._history_to_attributes()
         return self
 
@@ -535,7 +556,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.loss == "bce":
             return "logistic"
         slack = UNIT_INTERVAL_SLACK
-        if X is not None and X.size and X.min() >= -slack and X.max() <= 1.0 + slack:
+        if (
+            X is not None
+            and X.shape[0] * X.shape[1]
+            and X.min() >= -slack
+            and X.max() <= 1.0 + slack
+        ):
             return "logistic"
         return "identity"
 
@@ -575,7 +601,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # C order: rows are contiguous for the batches, and the result does not
         # depend on the layout (a DataFrame arrives column-major).
         X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False, order="C"
+            self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse="csr", order="C"
         )
         if self.loss == "bce":
             lo, hi = float(X.min()), float(X.max())
@@ -626,13 +652,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = next(module.parameters()).device
         shape = (X.shape[0], n_out) if n_out else (X.shape[0],)
         out = np.empty(shape, dtype=X.dtype)
+        batch = _inference_rows(X)
         with torch.inference_mode():
             # One buffer for every chunk's scaled rows (see _to_internal).
             dtype = torch.float64 if X.dtype == np.float64 else torch.float32
-            rows = min(INFERENCE_BATCH_SIZE, X.shape[0])
+            rows = min(batch, X.shape[0])
             scaled = torch.empty((rows, X.shape[1]), dtype=dtype) if internal_input else None
-            for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
-                chunk = X[start : start + INFERENCE_BATCH_SIZE]
+            for start in range(0, X.shape[0], batch):
+                chunk = X[start : start + batch]
+                if sp.issparse(chunk):
+                    chunk = chunk.toarray()
                 if internal_input:
                     x = self._to_internal(chunk, device, X.dtype, out=scaled)
                 else:
@@ -758,39 +787,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------ persistence
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        if "module_" in state and self.device_.type != "cpu":
-            # Tensors are stored on the CPU so a GPU-fitted model loads anywhere;
-            # __setstate__ moves them back where a GPU is present.
-            state = dict(state)
-            module = copy.deepcopy(self.module_).cpu()
-            state["module_"] = module
-            state["_optimizer"] = None
-            state["_torch_rng_state"] = self._torch_rng.get_state()
-            state["_torch_rng_device"] = self._torch_rng.device.type
-            state["_torch_rng"] = None
-        return state
-
-    def __setstate__(self, state):
-        rng_state = state.pop("_torch_rng_state", None)
-        rng_device = state.pop("_torch_rng_device", "cuda")
-        super().__setstate__(state)
-        if rng_state is not None:
-            device = self.device_ if torch.cuda.is_available() else torch.device("cpu")
-            self.device_ = device
-            self.module_ = self.module_.to(device)
-            self._torch_rng = torch.Generator(device=device)
-            if rng_device == device.type:
-                self._torch_rng.set_state(rng_state)
-            else:
-                # CPU and CUDA generators keep states of different kinds: seed
-                # the new one from the saved state, still determined by it.
-                from ._persistence import seed_from_state
-
-                self._torch_rng.manual_seed(seed_from_state(rng_state))
-            self._optimizer = self._make_optimizer(self.module_)
-
     def save(self, path):
         """Write the estimator to ``path`` in skae's safe format.
 
@@ -807,7 +803,5 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : object
         """
-        from ._persistence import save_model
-
         save_model(self, path)
         return self

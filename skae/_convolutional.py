@@ -123,6 +123,8 @@ class ConvolutionalAE(BaseAutoencoder):
     (1797, 8)
     """
 
+    _fitted_fields = {**BaseAutoencoder._fitted_fields, "image_shape_": "int_tuple"}
+
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "image_shape": ["array-like", None],

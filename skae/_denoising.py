@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._base import BaseAutoencoder, store_parameters
@@ -101,6 +102,12 @@ class DenoisingAE(BaseAutoencoder):
     (3, 64)
     """
 
+    _fitted_fields = {
+        **BaseAutoencoder._fitted_fields,
+        "data_min_": "feature_vector",
+        "data_max_": "feature_vector",
+    }
+
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
@@ -146,8 +153,11 @@ class DenoisingAE(BaseAutoencoder):
     def _init_state(self, X):
         super()._init_state(X)
         # Salt-and-pepper values: the training data's range, per feature.
-        self.data_min_ = X.min(axis=0).astype(np.float64)
-        self.data_max_ = X.max(axis=0).astype(np.float64)
+        low, high = X.min(axis=0), X.max(axis=0)
+        if sp.issparse(X):
+            low, high = low.toarray().ravel(), high.toarray().ravel()
+        self.data_min_ = np.asarray(low, dtype=np.float64)
+        self.data_max_ = np.asarray(high, dtype=np.float64)
 
     def _internal(self, values, x: torch.Tensor) -> torch.Tensor:
         """Per-feature values given in the units of ``X``, in the network's space."""

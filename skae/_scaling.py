@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 #: Elements per chunk of the column statistics: 1 MiB of float64, so that
@@ -25,13 +26,20 @@ def mean_and_mean_variance(X: np.ndarray) -> tuple[np.ndarray, float]:
     Same result as ``X.mean(0, dtype=float64)`` and
     ``X.var(0, dtype=float64).mean()`` (to float64 rounding) without a
     float64 copy of all of ``X``: each chunk of rows is centred into one
-    cache-sized float64 buffer and its squares summed in one pass.
+    cache-sized float64 buffer and its squares summed in one pass.  Sparse
+    ``X`` (CSR) is densified one chunk at a time, which gives the numbers of
+    its dense equivalent.
     """
     n, d = X.shape
     rows = max(1, STATISTICS_CHUNK_ELEMENTS // max(d, 1))
+
+    def chunk(start):
+        part = X[start : start + rows]
+        return part.toarray() if sp.issparse(part) else part
+
     total = np.zeros(d)
     for start in range(0, n, rows):
-        total += X[start : start + rows].sum(axis=0, dtype=np.float64)
+        total += chunk(start).sum(axis=0, dtype=np.float64)
     mean = total / n
     buffer = np.empty((min(rows, n), d))
     squares = 0.0
@@ -39,7 +47,7 @@ def mean_and_mean_variance(X: np.ndarray) -> tuple[np.ndarray, float]:
         centred = buffer[: min(rows, n - start)]
         # Converting, then subtracting in place, avoids np.subtract's slower
         # mixed-dtype loop and gives the same numbers.
-        centred[...] = X[start : start + rows]
+        centred[...] = chunk(start)
         centred -= mean
         # einsum, not np.vdot: vdot's BLAS threads keep spinning after the
         # call, on the cores the training steps that follow need.

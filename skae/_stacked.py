@@ -125,6 +125,13 @@ class StackedAE(BaseAutoencoder):
     (1797, 8)
     """
 
+    _fitted_fields = {
+        **BaseAutoencoder._fitted_fields,
+        "layer_estimators_": "estimators",
+        "pretraining_loss_curves_": "float_lists",
+        "_pretrained": "bool",
+    }
+
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "layer_estimator": [HasMethods(["fit", "transform"]), None],
@@ -192,22 +199,22 @@ class StackedAE(BaseAutoencoder):
         self.pretraining_loss_curves_ = []
         self._pretrained = False
 
-    def _fit_module(self, X, config, X_val=None):
+    def _fit_module(self, rows, config, X_val=None):
         # Pretrain a fresh network only: warm_start and partial_fit continue
         # the end-to-end training of the one they have.
         if not self._pretrained and not self._history.loss:
-            self._pretrain(X)
+            self._pretrain(rows)
         self._pretrained = True
         if not self.fine_tune:
             return "pretrained"
-        return super()._fit_module(X, config, X_val)
+        return super()._fit_module(rows, config, X_val)
 
     # ------------------------------------------------------------ pretraining
 
     def _widths(self) -> tuple:
         return (*self._hidden_sizes(), self.n_components_)
 
-    def _pretrain(self, X: torch.Tensor) -> None:
+    def _pretrain(self, rows) -> None:
         """Fit the layers one by one and copy their weights into ``module_``."""
         widths = self._widths()
         if self.layer_estimator is None and len(widths) == 1:
@@ -219,12 +226,17 @@ class StackedAE(BaseAutoencoder):
         ).tolist()
         # The first layer learns from X in its own units (it centres and
         # scales for itself, and "auto" means the same to it as to the stack);
-        # _load_layer folds that into the stack's scaled input.  The round
-        # trip through the scaled units keeps the rows rounded as they were
-        # when X itself was held scaled, so pretraining sees the same numbers.
-        codes = self._scaling().scaler(X.device)(X).detach().cpu().numpy()
-        if self._scales_data():
-            codes = codes * np.float32(self.scale_) + self.mean_.astype(np.float32)
+        # _load_layer folds that into the stack's scaled input.  Sparse rows
+        # go to it as they are, densified a batch at a time by the layer.
+        if rows.sparse:
+            codes = rows.matrix
+        else:
+            # The round trip through the scaled units keeps the rows rounded
+            # as they were when X itself was held scaled.
+            X = rows.tensor
+            codes = self._scaling().scaler(X.device)(X).detach().cpu().numpy()
+            if self._scales_data():
+                codes = codes * np.float32(self.scale_) + self.mean_.astype(np.float32)
         for i, (width, seed) in enumerate(zip(widths, seeds)):
             layer = self._make_layer(i, codes.shape[1], width, int(seed))
             if isinstance(layer, BernoulliRBM) and (codes.min() < 0 or codes.max() > 1):

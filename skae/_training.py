@@ -135,13 +135,15 @@ DIVERGENCE_FACTOR = 1e4
 #: Rows used to estimate the divergence yardstick: it is a rough scale, so
 #: the first rows are enough.
 REFERENCE_ROWS = 8192
-#: Rows scaled at a time for it, so that its temporaries stay small.
+#: Rows scaled at a time for it, so that its temporaries stay small...
 REFERENCE_CHUNK_ROWS = 1024
-#: Rows corrupted to estimate the cost of a denoising corruption.
+#: Rows corrupted to estimate the cost of a denoising corruption...
 REFERENCE_NOISE_ROWS = 1024
+#: ...and at most this many values (rows x features) in either, for wide rows.
+REFERENCE_CHUNK_VALUES = 2**22
 
 
-def reference_loss(X: torch.Tensor, scaled, squared_error: bool, corrupt, generator) -> float:
+def reference_loss(rows, scaled, squared_error: bool, corrupt, generator) -> float:
     r"""Per-row loss of a trivial reconstruction: the divergence yardstick.
 
     For the squared error, the larger of the loss of reconstructing every
@@ -155,22 +157,23 @@ def reference_loss(X: torch.Tensor, scaled, squared_error: bool, corrupt, genera
     "diverged"; the cross-entropy of the mean row (at most log 2 per
     feature) is under that floor.
 
-    ``X`` holds rows in the units of ``X`` (only the first
-    :data:`REFERENCE_ROWS` are read), ``scaled`` maps them to the network's
-    space, ``corrupt`` is the estimator's training corruption, drawn on a
-    copy of ``generator``'s state so that the fit's random stream is
-    unchanged.
+    ``rows`` (:class:`~skae._batches.Rows`) holds rows in the units of
+    ``X``, of which only the first :data:`REFERENCE_ROWS` are read, a chunk
+    at a time; ``scaled`` maps them to the network's space; ``corrupt`` is
+    the estimator's training corruption, drawn on a copy of ``generator``'s
+    state so that the fit's random stream is unchanged.
     """
-    X = X[:REFERENCE_ROWS]
-    n, d = X.shape
+    n, d = min(len(rows), REFERENCE_ROWS), rows.shape[1]
+    widest = max(1, REFERENCE_CHUNK_VALUES // max(d, 1))
     reference = 0.0
     if squared_error:
         squares = 0.0
-        for chunk in X.split(REFERENCE_CHUNK_ROWS):
-            flat = scaled(chunk).reshape(-1)
+        step = min(REFERENCE_CHUNK_ROWS, widest)
+        for start in range(0, n, step):
+            flat = scaled(rows.slice(start, min(start + step, n))).reshape(-1)
             squares += float(torch.dot(flat, flat))
         reference = squares / n
-        sample = scaled(X[:REFERENCE_NOISE_ROWS])
+        sample = scaled(rows.slice(0, min(REFERENCE_NOISE_ROWS, widest, n)))
         state = generator.get_state()
         try:
             corrupted = corrupt(sample)

@@ -121,6 +121,8 @@ class VAE(BaseAutoencoder):
     (3, 64)
     """
 
+    _fitted_fields = {**BaseAutoencoder._fitted_fields, "kl_curve_": "float_list"}
+
     _parameter_constraints: dict = {
         **{
             k: v
