@@ -11,6 +11,8 @@ made as attributes ending in ``_`` (``ax_``, ``figure_``, ...), as
 - :class:`ReconstructionDisplay`: images and their reconstructions.
 - :class:`LatentSpaceDisplay`: two code dimensions, coloured by label.
 - :class:`FilterDisplay`: the first layer's weights, one image per unit.
+- :class:`AnomalyDisplay`: an outlier detector's most anomalous rows and the
+  features that made them so.
 
 matplotlib is an optional dependency (``pip install skae[plot]``); it is
 imported only when something is drawn.
@@ -24,6 +26,7 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = [
+    "AnomalyDisplay",
     "FilterDisplay",
     "LatentSpaceDisplay",
     "LossCurveDisplay",
@@ -576,3 +579,267 @@ class FilterDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+
+# ---------------------------------------------------------------- anomalies
+
+
+class AnomalyDisplay:
+    """The most anomalous rows and the features that made them so.
+
+    Built from a fitted :class:`skae.OutlierDetector`: the rows of ``X``
+    with the lowest ``score_samples``, most anomalous first, and each
+    feature's share of their error (``feature_contributions``).  Two views:
+
+    - a table (the default): one line per row, one column per feature among
+      the ``n_features`` that contribute most to the rows shown, coloured by
+      contribution;
+    - images (``image_shape`` given, or guessed with ``image_shape="auto"``):
+      one column per row, with the input on top, its reconstruction below
+      and the map of its pixels' contributions (the error map) at the bottom.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n_rows, n_features)
+        Each feature's part of each row's error, most anomalous row first.
+    scores : ndarray of shape (n_rows,)
+        The rows' ``score_samples`` (lower is more anomalous).
+    rows : ndarray of shape (n_rows,), default=None
+        The rows' positions in ``X``, for the labels.
+    inputs : ndarray of shape (n_rows, n_features), default=None
+        The rows themselves (image view only).
+    reconstructions : ndarray of shape (n_rows, n_features), default=None
+        Their reconstructions (image view only).
+    feature_names : array-like of str, default=None
+        Names of the features (table view); ``x0``, ``x1``, ... if None.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(channels, height, width)`` of a row for the
+        image view; None draws the table.
+    estimator_name : str, default=None
+
+    Attributes
+    ----------
+    image_ : matplotlib AxesImage
+        The contributions (the error maps, or the table).
+    input_image_ : matplotlib AxesImage or None
+        The inputs and reconstructions (image view).
+    columns_ : ndarray of int
+        The features shown in the table view (all of them for images).
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import OutlierDetector
+    >>> from skae.plotting import AnomalyDisplay
+    >>> X = np.random.default_rng(0).normal(size=(300, 6))
+    >>> X[0, 2] = 8.0
+    >>> detector = OutlierDetector(random_state=0).fit(X)  # doctest: +SKIP
+    >>> AnomalyDisplay.from_estimator(detector, X, n_rows=5)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        contributions,
+        scores,
+        *,
+        rows=None,
+        inputs=None,
+        reconstructions=None,
+        feature_names=None,
+        image_shape=None,
+        estimator_name=None,
+    ):
+        self.contributions = contributions
+        self.scores = scores
+        self.rows = rows
+        self.inputs = inputs
+        self.reconstructions = reconstructions
+        self.feature_names = feature_names
+        self.image_shape = image_shape
+        self.estimator_name = estimator_name
+
+    @classmethod
+    def from_estimator(
+        cls,
+        detector,
+        X,
+        *,
+        n_rows=8,
+        n_features=12,
+        image_shape=None,
+        feature_names=None,
+        ax=None,
+        cmap="Reds",
+    ):
+        """Score ``X`` and show its ``n_rows`` most anomalous rows.
+
+        Parameters
+        ----------
+        detector : fitted :class:`skae.OutlierDetector`
+        X : array-like of shape (n_samples, n_features)
+        n_rows : int, default=8
+            How many of the most anomalous rows to show.
+        n_features : int, default=12
+            Table view: how many features to show, those contributing most
+            to the rows shown.
+        image_shape : tuple of int or "auto", default=None
+            Show the rows as images of this shape (``"auto"``: square grey or
+            RGB images); None draws the table.
+        feature_names : array-like of str, default=None
+            Names of the features; the detector's ``feature_names_in_`` when
+            it was fitted on a DataFrame.
+        ax : matplotlib Axes, default=None
+        cmap : str, default="Reds"
+            Colour map of the contributions.
+
+        Returns
+        -------
+        display : AnomalyDisplay
+        """
+        check_is_fitted(detector, "offset_")
+        if not isinstance(n_rows, int) or n_rows < 1:
+            raise ValueError(f"n_rows must be a positive int; got {n_rows!r}.")
+        scores = detector.score_samples(X)
+        # A stable sort: rows of equal scores keep their order in X.
+        rows = np.argsort(scores, kind="stable")[:n_rows]
+        # A DataFrame stays one, so that the detector checks its feature names.
+        chosen = X.iloc[rows] if hasattr(X, "iloc") else check_array(X, dtype=None)[rows]
+        if feature_names is None:
+            feature_names = getattr(detector, "feature_names_in_", None)
+        images = image_shape is not None
+        display = cls(
+            detector.feature_contributions(chosen),
+            scores[rows],
+            rows=rows,
+            inputs=np.asarray(chosen, dtype=float) if images else None,
+            reconstructions=(
+                detector.estimator_.reconstruct(np.asarray(chosen)) if images else None
+            ),
+            feature_names=feature_names,
+            image_shape=None if image_shape == "auto" else image_shape,
+            estimator_name=_estimator_name(detector.estimator_),
+        )
+        if images:
+            return display.plot(ax=ax, cmap=cmap, view="images")
+        return display.plot(ax=ax, cmap=cmap, n_features=n_features)
+
+    def plot(self, ax=None, *, cmap="Reds", n_features=12, view=None):
+        """Draw the table or the images.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+        cmap : str, default="Reds"
+        n_features : int, default=12
+            Table view: the number of features shown.
+        view : {"table", "images"}, default=None
+            None draws images when ``inputs`` and ``reconstructions`` are
+            given, and the table otherwise.
+
+        Returns
+        -------
+        display : AnomalyDisplay
+        """
+        contributions = np.asarray(self.contributions, dtype=float)
+        scores = np.asarray(self.scores, dtype=float)
+        if contributions.ndim != 2 or len(scores) != len(contributions):
+            raise ValueError(
+                f"contributions of shape {contributions.shape} need one score per row; "
+                f"got {len(scores)} scores."
+            )
+        rows = np.arange(len(scores)) if self.rows is None else np.asarray(self.rows)
+        if view is None:
+            has_images = self.inputs is not None and self.reconstructions is not None
+            view = "images" if has_images else "table"
+        if view not in ("table", "images"):
+            raise ValueError(f"view must be 'table' or 'images'; got {view!r}.")
+        ax = _get_ax(ax)
+        if view == "images":
+            self._plot_images(ax, contributions, scores, rows, cmap)
+        else:
+            self._plot_table(ax, contributions, scores, rows, cmap, n_features)
+        if self.estimator_name:
+            ax.set_title(f"most anomalous rows ({self.estimator_name})")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    def _plot_table(self, ax, contributions, scores, rows, cmap, n_features):
+        n_total = contributions.shape[1]
+        names = self.feature_names
+        names = [f"x{j}" for j in range(n_total)] if names is None else [str(n) for n in names]
+        if len(names) != n_total:
+            raise ValueError(f"{len(names)} feature names for {n_total} features.")
+        # The features that explain most of the shown rows' errors, in X's order.
+        top = np.argsort(-contributions.sum(axis=0), kind="stable")[:n_features]
+        self.columns_ = np.sort(top)
+        self.input_image_ = None
+        table = contributions[:, self.columns_]
+        self.image_ = ax.imshow(table, cmap=cmap, vmin=0.0, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(len(self.columns_)))
+        ax.set_xticklabels([names[j] for j in self.columns_], rotation=90)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([f"row {r}: {s:.3g}" for r, s in zip(rows, scores)])
+        ax.set_xlabel("feature")
+        ax.set_ylabel("row: score")
+        ax.figure.colorbar(self.image_, ax=ax, label="contribution to the error")
+
+    def _plot_images(self, ax, contributions, scores, rows, cmap):
+        if self.inputs is None or self.reconstructions is None:
+            raise ValueError("the image view needs inputs and reconstructions.")
+        inputs = np.asarray(self.inputs, dtype=float)
+        reconstructions = np.asarray(self.reconstructions, dtype=float)
+        shape = _image_shape(self.image_shape, inputs.shape[1])
+        self.columns_ = np.arange(inputs.shape[1])
+        height, width = shape[1], shape[2]
+        lo, hi = float(inputs.min()), float(inputs.max())
+        pictures = [inputs, reconstructions]
+        if shape[0] == 3:
+            pictures = [np.clip((p - lo) / ((hi - lo) or 1.0), 0.0, 1.0) for p in pictures]
+        top = _mosaic([list(_as_images(p, shape)) for p in pictures])
+        # Error maps: one grey channel per pixel position, summed over colours.
+        maps = contributions.reshape(len(contributions), *shape).sum(axis=1)
+        bottom = _mosaic([list(maps)])
+        n_cols = bottom.shape[1]
+        gap = 1
+        # Two images on one axes, stacked: pixels (grey) above, error maps (cmap) below.
+        top_height, bottom_start = top.shape[0], top.shape[0] + gap
+        if top.ndim == 3:
+            self.input_image_ = ax.imshow(
+                np.where(np.isnan(top), 1.0, top),
+                extent=(-0.5, n_cols - 0.5, top_height - 0.5, -0.5),
+                interpolation="nearest",
+            )
+        else:
+            self.input_image_ = ax.imshow(
+                np.ma.masked_invalid(top),
+                cmap="gray",
+                vmin=lo,
+                vmax=hi,
+                extent=(-0.5, n_cols - 0.5, top_height - 0.5, -0.5),
+                interpolation="nearest",
+            )
+        self.image_ = ax.imshow(
+            np.ma.masked_invalid(bottom),
+            cmap=cmap,
+            vmin=0.0,
+            extent=(-0.5, n_cols - 0.5, bottom_start + bottom.shape[0] - 0.5, bottom_start - 0.5),
+            interpolation="nearest",
+        )
+        ax.set_xlim(-0.5, n_cols - 0.5)
+        ax.set_ylim(bottom_start + bottom.shape[0] - 0.5, -0.5)
+        ax.set_xticks([c * (width + 1) + (width - 1) / 2 for c in range(len(rows))])
+        ax.set_xticklabels([f"row {r}\n{s:.3g}" for r, s in zip(rows, scores)], fontsize="small")
+        ax.set_yticks(
+            [
+                (height - 1) / 2,
+                (height + 1) + (height - 1) / 2,
+                bottom_start + (height - 1) / 2,
+            ]
+        )
+        ax.set_yticklabels(["input", "reconstruction", "error map"])
+        ax.tick_params(left=False, bottom=False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
