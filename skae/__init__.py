@@ -10,6 +10,7 @@ from ._config import config_context, get_config, set_config
 from ._contractive import ContractiveAE
 from ._convolutional import ConvolutionalAE
 from ._denoising import DenoisingAE
+from ._outliers import OutlierDetector
 from ._persistence import load_model, save_model
 from ._sequence import SequenceAE
 from ._show_config import show_config
@@ -26,6 +27,7 @@ __all__ = [
     "ConvolutionalAE",
     "DenoisingAE",
     "ModelFileError",
+    "OutlierDetector",
     "SequenceAE",
     "SparseAE",
     "StackedAE",
