@@ -489,12 +489,15 @@ def plot_videos(models: dict, path: Path, n_videos: int = 2) -> None:
             first = n_frames - n_future if label.startswith("predicted") else 0
             for t in range(n_frames):
                 ax = axes[r, t]
-                ax.imshow(frames[t], cmap="gray_r", vmin=0, vmax=1)
                 ax.set_xticks([])
                 ax.set_yticks([])
-                ax.set_visible(t >= first)
-            axes[r, first].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("Moving digits: test videos and their reconstructions (code of the same size)")
+                if t >= first:
+                    ax.imshow(frames[t], cmap="gray_r", vmin=0, vmax=1)
+                else:  # frames that are read, not predicted: an empty cell
+                    for spine in ax.spines.values():
+                        spine.set_visible(False)
+            axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("Moving digits: test videos, reconstructions, predictions")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
