@@ -15,3 +15,14 @@ def public_estimators():
         if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
             found.append(obj)
     return sorted(found, key=lambda cls: cls.__name__)
+
+
+def public_autoencoders():
+    """The public estimators that are autoencoders (``transform``, ``inverse_transform``).
+
+    The generic tests of training, reliability and model files run on these;
+    the meta-estimators around them (the outlier detector) have tests of their own.
+    """
+    from skae._base import BaseAutoencoder
+
+    return [cls for cls in public_estimators() if issubclass(cls, BaseAutoencoder)]

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ._estimators import public_estimators
+from ._estimators import public_autoencoders
 
 #: Settings that make any estimator fit in a fraction of a second.
 SMALL = {
@@ -46,5 +46,5 @@ def unit_data(n_samples=40, n_features=8, seed=0, dtype=np.float64):
     return np.random.default_rng(seed).uniform(size=(n_samples, n_features)).astype(dtype)
 
 
-ESTIMATORS = public_estimators()
+ESTIMATORS = public_autoencoders()
 ESTIMATOR_IDS = [cls.__name__ for cls in ESTIMATORS]

@@ -27,9 +27,9 @@ from skae._state import (
     registered_estimators,
 )
 
-from ._estimators import public_estimators
+from ._estimators import public_autoencoders
 
-ESTIMATORS = public_estimators()
+ESTIMATORS = public_autoencoders()
 DATA = Path(__file__).parent / "data"
 GUIDE = Path(__file__).parents[1] / "docs" / "user_guide" / "persistence.rst"
 
