@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import AUTO_BATCH_SIZE, BaseAutoencoder
 from ._compat import Interval, StrOptions, fit_context, validate_params
+from ._undercomplete import UndercompleteAE
 from ._variational import VAE
 
 #: Rows reconstructed at a time when scoring: bounds the memory of the
@@ -44,11 +45,13 @@ DEFAULT_MAX_EPOCHS = 200
 def default_autoencoder(n_samples: int, n_features: int, random_state=None) -> BaseAutoencoder:
     """The autoencoder that ``OutlierDetector(estimator=None)`` fits to ``n_samples`` rows.
 
-    A :class:`~skae.VAE` with one hidden layer of 128 units, a code of
-    ``min(32, max(1, n_features // 2))`` units and the fewest whole epochs
-    of 256-row minibatches that make 300 steps (at most 200 epochs).  The KL
-    term and the short training keep it from memorising the rows it is
-    trained on, outliers among them, and it fits large tables fast.
+    An :class:`~skae.UndercompleteAE` with one hidden layer of 128 units, a
+    code of ``min(32, max(1, n_features // 2))`` units and the fewest whole
+    epochs of 256-row minibatches that make 300 steps (at most 200 epochs).
+    The narrow code and the short training keep it from memorising the rows
+    it is trained on, outliers among them, and it fits large tables fast.
+    A single feature leaves no room for a narrower code: it gets a
+    :class:`~skae.VAE` of the same size, whose KL term does that job.
 
     Parameters
     ----------
@@ -58,12 +61,14 @@ def default_autoencoder(n_samples: int, n_features: int, random_state=None) -> B
 
     Returns
     -------
-    estimator : VAE
+    estimator : UndercompleteAE or VAE
         Unfitted.
     """
     batches = math.ceil(n_samples / min(AUTO_BATCH_SIZE, max(1, n_samples)))
-    return VAE(
-        n_components=min(32, max(1, n_features // 2)),
+    n_components = min(32, max(1, n_features // 2))
+    cls = UndercompleteAE if n_components < n_features else VAE
+    return cls(
+        n_components=n_components,
         hidden_layer_sizes=(128,),
         max_iter=max(1, min(DEFAULT_MAX_EPOCHS, math.ceil(DEFAULT_STEPS / batches))),
         random_state=random_state,
@@ -138,9 +143,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         The autoencoder to fit (it is cloned; the one given is not changed):
         any estimator of this package, e.g. ``UndercompleteAE``, ``VAE``,
         ``DenoisingAE`` or ``ConvolutionalAE``.  ``None`` fits
-        :func:`default_autoencoder`: a ``VAE`` with one hidden layer of 128
-        units, a code of ``min(32, max(1, n_features // 2))`` units and 300
-        training steps.
+        :func:`default_autoencoder`: an ``UndercompleteAE`` with one hidden
+        layer of 128 units, a code of ``min(32, max(1, n_features // 2))``
+        units and 300 training steps (a ``VAE`` of that size for a single
+        feature).
     contamination : "auto" or float, default="auto"
         Where the threshold ``offset_`` lies, from the scores of all the
         training rows:

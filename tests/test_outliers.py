@@ -103,13 +103,16 @@ def test_random_state_seeds_the_clone_or_keeps_its_own(data):
 
 def test_default_estimator_is_the_documented_one():
     ae = default_autoencoder(1000, 300, random_state=4)
-    assert isinstance(ae, VAE)
+    assert isinstance(ae, UndercompleteAE)
     assert ae.n_components == 32 and ae.hidden_layer_sizes == (128,)
     assert ae.random_state == 4
     assert ae.max_iter == 75  # 300 steps of 4 minibatches
     assert default_autoencoder(50_000, 300).max_iter == 2  # 196 minibatches an epoch
     assert default_autoencoder(10, 1).max_iter == 200  # one minibatch: at most 200 epochs
-    assert default_autoencoder(10, 1).n_components == 1  # one feature is still valid
+    assert default_autoencoder(10, 2).n_components == 1
+    # One feature leaves no room for a narrower code: a VAE of the same size.
+    assert isinstance(default_autoencoder(10, 1), VAE)
+    assert default_autoencoder(10, 1).n_components == 1
 
 
 def test_feature_contributions_and_the_code_term_sum_to_minus_the_score(fitted, data):
