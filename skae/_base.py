@@ -20,7 +20,7 @@ from ._adam import make_adam
 from ._batches import BatchSource, Rows, rows_as_tensor
 from ._compat import Interval, InvalidParameterError, StrOptions, fit_context, validate_params
 from ._docs import fill_docstring
-from ._losses import mean_reconstruction, reconstruction_per_row
+from ._losses import masked_mean_reconstruction, mean_reconstruction, reconstruction_per_row
 from ._networks import (
     ACTIVATIONS,
     UNIT_INTERVAL_ACTIVATIONS,
@@ -28,7 +28,7 @@ from ._networks import (
     multiply_adds_per_row,
 )
 from ._persistence import save_model
-from ._scaling import Scaling
+from ._scaling import Scaling, column_ranges
 from ._state import FittedStateMixin
 from ._training import (
     History,
@@ -39,7 +39,7 @@ from ._training import (
     set_weight_decay,
     step_threads,
 )
-from ._validation import positive_ints
+from ._validation import has_missing, positive_ints
 
 #: Rows per inference batch: bounds the memory of ``transform`` & co.  Small
 #: enough that a batch's tensors come from malloc's heap rather than fresh
@@ -84,6 +84,17 @@ def store_parameters(estimator, arguments: dict) -> None:
     for name, value in arguments.items():
         if name not in ("self", "__class__"):
             setattr(estimator, name, value)
+
+
+def _with_mask(hook, *args, observed):
+    """``hook(*args)``, with ``observed=observed`` only where entries are missing.
+
+    A variant's hook written without the ``observed`` argument then keeps
+    working on complete data, which never passes it.
+    """
+    if observed is None:
+        return hook(*args)
+    return hook(*args, observed=observed)
 
 
 def _in_signature_order(cls) -> dict:
@@ -184,6 +195,7 @@ class BaseAutoencoder(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = True
         return tags
 
     # ------------------------------------------------------------ hooks
@@ -218,29 +230,42 @@ class BaseAutoencoder(
         """
         return None
 
-    def _batch_loss(self, module, x: torch.Tensor):
+    def _batch_loss(self, module, x: torch.Tensor, observed: torch.Tensor | None = None):
         r"""Training objective of one batch: ``(loss, {name: term})``.
 
         .. math:: \frac1n \sum_i L(x_i, g(f(\tilde x_i))) + \Omega
 
         with :math:`\tilde x` the (possibly corrupted) input and
-        :math:`\Omega` the variant's :meth:`_penalty`.
+        :math:`\Omega` the variant's :meth:`_penalty`.  With missing entries,
+        ``observed`` masks the reconstruction term
+        (:func:`~skae._losses.masked_mean_reconstruction`); it is passed only
+        then, so a hook written without it works on complete data.
         """
         x_in = self._corrupt(x)
         code, trace = module.encoder.forward_trace(x_in)
         logits = module.decode_logits(code)
-        recon = mean_reconstruction(logits, x, self.loss, module.output_activation)
+        if observed is None:
+            recon = mean_reconstruction(logits, x, self.loss, module.output_activation)
+        else:
+            recon = masked_mean_reconstruction(
+                logits, x, observed, self.loss, module.output_activation
+            )
         penalty = self._penalty(module, x_in, code, trace)
         if penalty is None:
             return recon, {"reconstruction": recon}
         return recon + penalty, {"reconstruction": recon, "penalty": penalty}
 
-    def _score_samples_internal(self, module, x: torch.Tensor) -> torch.Tensor:
+    def _score_samples_internal(
+        self, module, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Per-row score in the internal (scaled) space: minus the mean
-        reconstruction loss per feature."""
+        reconstruction loss per feature, over the ``observed`` ones (0 for a
+        row without any)."""
         logits = module.decode_logits(module.encode(x))
-        loss = reconstruction_per_row(logits, x, self.loss, module.output_activation)
-        return -loss / x.shape[1]
+        loss = reconstruction_per_row(logits, x, self.loss, module.output_activation, observed)
+        if observed is None:
+            return -loss / x.shape[1]
+        return -loss / observed.sum(dim=1).clamp(min=1)
 
     def _init_state(self, X: np.ndarray) -> None:
         """Everything a fit from scratch sets before training.
@@ -254,7 +279,7 @@ class BaseAutoencoder(
         self.device_ = self._resolve_device()
         self.output_activation_ = self._resolve_output_activation(X)
         scaling = Scaling.fit(X, enabled=self._scales_data())
-        self.mean_, self.scale_ = scaling.mean, scaling.scale
+        self.mean_, self.scale_, self.missing_fill_ = scaling.mean, scaling.scale, scaling.fill
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         self._torch_rng = torch.Generator(device=self.device_).manual_seed(int(seed))
         init_rng = torch.Generator().manual_seed(int(seed))
@@ -280,13 +305,15 @@ class BaseAutoencoder(
         whole network even where a variant's ``fit`` schedule does more.
         """
         set_weight_decay(self._optimizer, self.weight_decay)
-        scaled = self._scaling().scaler(rows.device)
-        source = BatchSource(rows, scaled, self._batch_rows(len(rows)))
+        scaling = self._scaling()
+        filled = scaling.filler(rows.device) if config.missing else None
+        scaled = scaling.scaler(rows.device)
+        source = BatchSource(rows, scaled, self._batch_rows(len(rows)), filled)
         return run_epochs(
             self.module_,
             self._optimizer,
             source,
-            lambda batch: self._batch_loss(self.module_, batch),
+            lambda x, observed: _with_mask(self._batch_loss, self.module_, x, observed=observed),
             self._torch_rng,
             config,
             self._history,
@@ -303,11 +330,12 @@ class BaseAutoencoder(
         """
         return Rows(X, self.device_)
 
-    def _divergence_yardstick(self, rows: Rows) -> float:
-        """:func:`skae._training.reference_loss` of this estimator on ``rows``."""
+    def _divergence_yardstick(self, rows: Rows, missing: bool = False) -> float:
+        """:func:`skae._training.reference_loss` of this estimator on ``rows``
+        (their missing entries, if ``missing``, filled)."""
         return reference_loss(
             rows,
-            self._scaling().scaler(rows.device),
+            self._scaler(rows.device, missing=missing),
             squared_error=self.loss != "bce",
             corrupt=self._corrupt,
             generator=self._torch_rng,
@@ -330,7 +358,9 @@ class BaseAutoencoder(
         batches = math.ceil(n_samples / self._batch_rows(n_samples))
         return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / batches))
 
-    def _loop_config(self, max_iter: int, n_samples: int, yardstick: float, **overrides):
+    def _loop_config(
+        self, max_iter: int, n_samples: int, yardstick: float, missing=False, **overrides
+    ):
         """The :class:`~skae._training.LoopConfig` of a call on ``n_samples`` rows."""
         batch_rows = self._batch_rows(n_samples)
         # A forward and a backward pass cost three times the forward's multiply-adds.
@@ -347,12 +377,14 @@ class BaseAutoencoder(
             divergence_yardstick=yardstick,
             description=type(self).__name__,
             threads=step_threads(step, batch_rows * self.n_features_in_, self.device_),
+            missing=missing,
         )
         values.update(overrides)
         return LoopConfig(**values)
 
-    def _split_validation(self, rows: Rows):
-        """``(training rows, held-out rows as a scaled tensor)`` for early stopping."""
+    def _split_validation(self, rows: Rows, missing: bool = False):
+        """``(training rows, held-out rows)`` for early stopping, the held-out ones
+        as :meth:`_validation_rows` gives them."""
         n = len(rows)
         n_val = max(1, int(round(self.validation_fraction * n)))
         if n - n_val < 1:
@@ -362,13 +394,24 @@ class BaseAutoencoder(
             )
         order = torch.randperm(n, generator=self._torch_rng, device=self.device_)
         held_out = rows.subset(order[:n_val])
-        X_val = self._scaling().scaler(rows.device)(held_out.slice(0, n_val))
+        X_val = self._validation_rows(held_out.slice(0, n_val), missing)
         return rows.subset(order[n_val:]), X_val
 
+    def _validation_rows(self, X_val: torch.Tensor, missing: bool):
+        """The held-out rows as the early-stopping score reads them: ``(x, observed)``,
+        scaled (and filled) once rather than every epoch."""
+        x = self._scaling().scaler(X_val.device)(X_val)
+        if not missing:
+            return x, None
+        return self._scaling().filler(X_val.device)(x)
+
     @torch.no_grad()
-    def _validation_score(self, X_val: torch.Tensor) -> float:
+    def _validation_score(self, X_val) -> float:
+        """Mean score of the held-out rows ``X_val`` (:meth:`_validation_rows`)."""
         self.module_.eval()
-        return float(self._score_samples_internal(self.module_, X_val).mean())
+        x, observed = X_val
+        score = _with_mask(self._score_samples_internal, self.module_, x, observed=observed)
+        return float(score.mean())
 
     def _history_to_attributes(self) -> None:
         history = self._history
@@ -411,16 +454,17 @@ class BaseAutoencoder(
         continuing = self.warm_start and self._is_initialised()
         if continuing:
             self._check_network_unchanged("warm_start=True")
-        X = self._check_X(X, reset=not continuing)
+        X, missing = self._check_rows(X, reset=not continuing)
         if not continuing:
             self._init_state(X)
         rows = self._training_rows(X)
-        yardstick = self._divergence_yardstick(rows)
+        yardstick = self._divergence_yardstick(rows, missing)
         X_val = None
         if self.early_stopping:
-            rows, X_val = self._split_validation(rows)  # X_val scaled once, not every epoch
+            rows, X_val = self._split_validation(rows, missing)  # X_val scaled once
         epochs = self._max_epochs(len(rows))
-        status = self._fit_module(rows, self._loop_config(epochs, len(rows), yardstick), X_val)
+        config = self._loop_config(epochs, len(rows), yardstick, missing)
+        status = self._fit_module(rows, config, X_val)
         self._history_to_attributes()
         # A cosine schedule ends by design after its epochs, its step size
         # annealed to zero; only a constant step stopped short is unconverged.
@@ -459,14 +503,15 @@ class BaseAutoencoder(
         self._validate_hyperparameters()
         if not first:
             self._check_network_unchanged("partial_fit")
-        X = self._check_X(X, reset=first)
+        X, missing = self._check_rows(X, reset=first)
         if first:
             self._init_state(X)
         rows = self._training_rows(X)
         config = self._loop_config(
             1,
             len(rows),
-            self._divergence_yardstick(rows),
+            self._divergence_yardstick(rows, missing),
+            missing,
             early_stopping=False,
             check_convergence=False,
             schedule="constant",
@@ -482,8 +527,19 @@ class BaseAutoencoder(
         return self.loss == "mse"
 
     def _scaling(self) -> Scaling:
-        """The fitted :class:`~skae._scaling.Scaling` (from ``mean_`` and ``scale_``)."""
-        return Scaling(self.mean_, self.scale_, self._scales_data())
+        """The fitted :class:`~skae._scaling.Scaling` (from ``mean_``, ``scale_``
+        and ``missing_fill_``)."""
+        return Scaling(self.mean_, self.scale_, self._scales_data(), self.missing_fill_)
+
+    def _scaler(self, device, dtype=torch.float32, missing: bool = False):
+        """``scaled(x, out=None)`` of :meth:`_scaling`, which with ``missing`` also
+        fills the missing entries (the mask is dropped)."""
+        scaling = self._scaling()
+        scaled = scaling.scaler(device, dtype)
+        if not missing:
+            return scaled
+        filled = scaling.filler(device, dtype)
+        return lambda x, out=None: filled(scaled(x, out=out))[0]
 
     def _hidden_sizes(self) -> tuple:
         return positive_ints(self.hidden_layer_sizes)
@@ -556,13 +612,10 @@ class BaseAutoencoder(
         if self.loss == "bce":
             return "logistic"
         slack = UNIT_INTERVAL_SLACK
-        if (
-            X is not None
-            and X.shape[0] * X.shape[1]
-            and X.min() >= -slack
-            and X.max() <= 1.0 + slack
-        ):
-            return "logistic"
+        if X is not None and X.shape[0] * X.shape[1]:
+            low, high = column_ranges(X)  # of the observed entries
+            if low.min() >= -slack and high.max() <= 1.0 + slack:
+                return "logistic"
         return "identity"
 
     def _new_module(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
@@ -598,19 +651,40 @@ class BaseAutoencoder(
         return torch.device(self.device)
 
     def _check_X(self, X, *, reset: bool):
+        """``X`` as the network reads it: float32 or float64, a C-ordered array or CSR.
+
+        Its values are checked by :meth:`_check_rows`, which calls this: NaN
+        (missing) and infinity both pass here.
+        """
         # C order: rows are contiguous for the batches, and the result does not
-        # depend on the layout (a DataFrame arrives column-major).
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse="csr", order="C"
+        # depend on the layout (a DataFrame arrives column-major).  One check
+        # of the values, in _check_rows, tells missing entries from infinity.
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            accept_sparse="csr",
+            order="C",
+            ensure_all_finite=False,
         )
-        if self.loss == "bce":
-            lo, hi = float(X.min()), float(X.max())
+
+    def _check_rows(self, X, *, reset: bool):
+        """``(X, missing)``: ``X`` checked (:meth:`_check_X`), and whether it has
+        missing entries (NaN).  Infinity is a ``ValueError``; so is data outside
+        [0, 1] with ``loss="bce"``.
+        """
+        X = self._check_X(X, reset=reset)
+        missing = has_missing(X, type(self).__name__)
+        if self.loss == "bce" and X.shape[0] * X.shape[1]:
+            low, high = column_ranges(X)  # of the observed entries
+            lo, hi = float(low.min()), float(high.max())
             if lo < 0.0 or hi > 1.0:
                 raise ValueError(
                     "loss='bce' (cross-entropy) needs X in [0, 1], but X has values in "
                     f"[{lo:.4g}, {hi:.4g}]. Scale it (e.g. MinMaxScaler) or use loss='mse'."
                 )
-        return X
+        return X, missing
 
     def _to_internal(self, X_chunk: np.ndarray, device, dtype=np.float32, out=None) -> torch.Tensor:
         """A chunk of rows of ``X`` as the tensor the network sees (centred and
@@ -640,12 +714,14 @@ class BaseAutoencoder(
         return copy.deepcopy(self.module_).double()
 
     def _map_batches(
-        self, X: np.ndarray, fn, n_out: int, *, internal_input: bool = True
+        self, X: np.ndarray, fn, n_out: int, *, internal_input: bool = True, missing=False
     ) -> np.ndarray:
         """Apply ``fn(module, x)`` to ``X`` in row batches under ``inference_mode``.
 
         Computes and returns ``X``'s float dtype; memory beyond the output is
-        one batch.
+        one batch.  With ``missing`` (``X`` has NaN), each batch is filled
+        (:meth:`skae._scaling.Scaling.filler`) and ``fn(module, x, observed)``
+        also receives its mask.
         """
         self.module_.eval()
         module = self._inference_module(X.dtype)
@@ -658,6 +734,7 @@ class BaseAutoencoder(
             dtype = torch.float64 if X.dtype == np.float64 else torch.float32
             rows = min(batch, X.shape[0])
             scaled = torch.empty((rows, X.shape[1]), dtype=dtype) if internal_input else None
+            filled = self._scaling().filler(device, dtype) if missing else None
             for start in range(0, X.shape[0], batch):
                 chunk = X[start : start + batch]
                 if sp.issparse(chunk):
@@ -666,23 +743,34 @@ class BaseAutoencoder(
                     x = self._to_internal(chunk, device, X.dtype, out=scaled)
                 else:
                     x = torch.as_tensor(np.array(chunk, copy=True), device=device)
-                out[start : start + len(chunk)] = fn(module, x).cpu().numpy()
+                if filled is None:
+                    result = fn(module, x)
+                else:
+                    result = fn(module, *filled(x))
+                out[start : start + len(chunk)] = result.cpu().numpy()
         return out
 
     def transform(self, X):
         """Encode ``X``: the code ``f(x)`` of every row.
 
+        A missing entry (NaN) enters the encoder as ``missing_fill_``, its
+        column's training mean; a row with every entry missing is encoded as
+        the row of those means.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            May hold NaN for missing entries.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return self._map_batches(X, lambda m, x: m.encode(x), self.n_components_)
+        X, missing = self._check_rows(X, reset=False)
+        return self._map_batches(
+            X, lambda m, x, observed=None: m.encode(x), self.n_components_, missing=missing
+        )
 
     def inverse_transform(self, X):
         """Decode codes back to the input space, in the units of the training data.
@@ -740,28 +828,37 @@ class BaseAutoencoder(
 
         For ``loss="mse"`` this is ``-mean_j (x_j - x̂_j)²`` in the units of
         ``X``; for ``loss="bce"`` minus the mean cross-entropy per feature.
-        Larger is better; low scores flag anomalies.
+        Larger is better; low scores flag anomalies.  The mean runs over the
+        observed entries of a row (not NaN); a row without any scores 0, as
+        no entry of it is reconstructed wrong.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            May hold NaN for missing entries.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return self._map_batches(
-            X, lambda m, x: self._score_to_input_units(self._score_samples_internal(m, x)), 0
-        )
+        X, missing = self._check_rows(X, reset=False)
 
-    def _score_to_input_units(self, score: torch.Tensor) -> torch.Tensor:
+        def score(module, x, observed=None):
+            internal = _with_mask(self._score_samples_internal, module, x, observed=observed)
+            return _with_mask(self._score_to_input_units, internal, observed=observed)
+
+        return self._map_batches(X, score, 0, missing=missing)
+
+    def _score_to_input_units(
+        self, score: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Convert :meth:`_score_samples_internal` from the scaled space to ``X``'s units.
 
         The default score is minus a squared error, which scales by
         ``scale_**2``; a variant whose score is a log-density (the VAE's ELBO)
-        shifts it by ``-n_features * log(scale_)`` instead.
+        shifts it by ``-n_observed * log(scale_)`` instead, for the
+        ``observed`` entries of each row.
         """
         return score * self.scale_**2 if self._scales_data() else score
 

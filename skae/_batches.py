@@ -47,6 +47,11 @@ class Rows:
     would otherwise fragment the heap; such a batch is valid until the next
     gather.
 
+    Missing entries: where ``X`` has NaN, ``filled`` replaces them in each
+    scaled batch and returns the batch's mask of observed entries, which the
+    batch carries to the loss.  Without missing entries (``filled=None``) a
+    batch carries no mask and costs nothing more.
+
     Parameters
     ----------
     X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
@@ -120,6 +125,11 @@ class BatchSource:
     caller owns: :meth:`Rows.gather` copies (and densifies) the batch's rows,
     which are then centred and scaled in place by ``scaled``.
 
+    Missing entries: where the rows have NaN, ``filled`` replaces them in
+    each scaled batch and returns the batch's mask of observed entries,
+    which the batch carries to the loss.  Without missing entries
+    (``filled=None``) a batch carries no mask and costs nothing more.
+
     Parameters
     ----------
     rows : Rows
@@ -128,12 +138,16 @@ class BatchSource:
         ``scaled(x, out=None)`` (:meth:`skae._scaling.Scaling.scaler`).
     batch_size : int
         Rows per batch (the last batch of an epoch may be shorter).
+    filled : callable or None, default=None
+        ``filled(x) -> (x, observed)`` (:meth:`skae._scaling.Scaling.filler`)
+        when ``X`` has missing entries; None when it has none.
     """
 
-    def __init__(self, rows: Rows, scaled, batch_size: int):
+    def __init__(self, rows: Rows, scaled, batch_size: int, filled=None):
         self.rows = rows
         self.scaled = scaled
         self.batch_size = max(1, min(batch_size, len(rows)))
+        self.filled = filled
 
     @property
     def n_rows(self) -> int:
@@ -143,20 +157,25 @@ class BatchSource:
     def n_batches(self) -> int:
         return math.ceil(self.n_rows / self.batch_size)
 
+    def _batch(self, rows: torch.Tensor):
+        """``(x, observed)``: the copy ``rows`` scaled in place; no mask (None) without NaN."""
+        x = self.scaled(rows, out=rows)
+        if self.filled is None:
+            return x, None
+        return self.filled(x)
+
     def epoch(self, generator: torch.Generator):
-        """Yield one epoch's batches, in an order drawn from ``generator``."""
+        """Yield one epoch's batches ``(x, observed)``, in an order drawn from ``generator``."""
         # Drawn where the generator lives: a CUDA generator cannot draw on
         # the CPU, torch.randperm's default device.
         order = torch.randperm(self.n_rows, generator=generator, device=generator.device)
         order = order.to(self.rows.device)
         for begin in range(0, self.n_rows, self.batch_size):
-            batch = self.rows.gather(order[begin : begin + self.batch_size])
-            yield self.scaled(batch, out=batch)
+            yield self._batch(self.rows.gather(order[begin : begin + self.batch_size]))
 
-    def first(self) -> torch.Tensor:
-        """The first batch's rows, scaled into a copy the caller owns."""
-        head = self.rows.slice(0, self.batch_size).clone()
-        return self.scaled(head, out=head)
+    def first(self):
+        """The first batch's rows as a batch ``(x, observed)`` that the caller owns."""
+        return self._batch(self.rows.slice(0, self.batch_size).clone())
 
     def shares(self) -> torch.Tensor:
         """Each batch's share of an epoch's rows, in float64 (the last batch may be short)."""

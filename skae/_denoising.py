@@ -5,12 +5,12 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from ._base import BaseAutoencoder, store_parameters
 from ._compat import Interval, InvalidParameterError, StrOptions
 from ._noise import gaussian_noise, masking_noise, salt_and_pepper_noise
+from ._scaling import column_ranges
 
 
 class DenoisingAE(BaseAutoencoder):
@@ -152,12 +152,9 @@ class DenoisingAE(BaseAutoencoder):
 
     def _init_state(self, X):
         super()._init_state(X)
-        # Salt-and-pepper values: the training data's range, per feature.
-        low, high = X.min(axis=0), X.max(axis=0)
-        if sp.issparse(X):
-            low, high = low.toarray().ravel(), high.toarray().ravel()
-        self.data_min_ = np.asarray(low, dtype=np.float64)
-        self.data_max_ = np.asarray(high, dtype=np.float64)
+        # Salt-and-pepper values: the training data's range, per feature, over
+        # the observed entries.
+        self.data_min_, self.data_max_ = column_ranges(X)
 
     def _internal(self, values, x: torch.Tensor) -> torch.Tensor:
         """Per-feature values given in the units of ``X``, in the network's space."""

@@ -4,6 +4,12 @@ Conventions: ``x`` is a batch of rows ``(n, d)``.  Functions named
 ``*_per_row`` return one value per row; the estimators average them over the
 batch, so every objective is "mean over rows of a per-row quantity", the
 convention of Ng's notes and of Kingma & Welling's ELBO.
+
+Missing entries: ``observed`` is a boolean mask of ``x``'s shape, True where
+an entry was observed; a reconstruction term then sums over the observed
+entries only (``x`` holds a finite fill value in the others, which is never
+read).  ``observed=None`` means every entry was observed, and takes the
+unmasked path, which costs nothing more.
 """
 
 from __future__ import annotations
@@ -18,34 +24,54 @@ from ._compat import sigmoid_backward
 from ._linear import gram, matmul
 
 
-def squared_error_per_row(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    r"""Squared reconstruction error :math:`\lVert \hat x - x \rVert^2` of each row."""
-    return (x_hat - x).square().sum(dim=1)
+def squared_error_per_row(
+    x_hat: torch.Tensor, x: torch.Tensor, observed: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Squared reconstruction error of each row, over its observed entries.
+
+    .. math:: \sum_j m_j (\hat x_j - x_j)^2
+
+    with :math:`m_j = 1` where :math:`x_j` was observed (``observed``), 0
+    where it is missing; :math:`\lVert \hat x - x \rVert^2` without a mask.
+    """
+    if observed is None:
+        return (x_hat - x).square().sum(dim=1)
+    return ((x_hat - x).square() * observed).sum(dim=1)
 
 
-def cross_entropy_per_row(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def cross_entropy_per_row(
+    logits: torch.Tensor, x: torch.Tensor, observed: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Bernoulli cross-entropy of each row, from the decoder's logits.
 
-    .. math:: -\sum_j \left[x_j \log \hat x_j + (1 - x_j)\log(1 - \hat x_j)\right],
+    .. math:: -\sum_j m_j \left[x_j \log \hat x_j + (1 - x_j)\log(1 - \hat x_j)\right],
               \quad \hat x = \operatorname{sigmoid}(\text{logits})
 
     The reconstruction loss for data in [0, 1] (Bengio, Courville & Vincent
-    2013; Vincent et al. 2010, eq. 2).  Computed from logits for stability.
+    2013; Vincent et al. 2010, eq. 2), over the observed entries
+    (:math:`m_j = 1`; every entry without ``observed``).  Computed from
+    logits for stability.
     """
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+    weight = None if observed is None else observed.to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, x, weight, reduction="none").sum(dim=1)
 
 
 def reconstruction_per_row(
-    logits: torch.Tensor, x: torch.Tensor, loss: str, output_activation
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    loss: str,
+    output_activation,
+    observed: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-row reconstruction loss of ``x`` from the decoder's ``logits``.
+    """Per-row reconstruction loss of ``x`` from the decoder's ``logits``, over
+    the ``observed`` entries (all without a mask).
 
     ``loss="bce"`` uses the logits directly; ``loss="mse"`` compares the
     activated output ``output_activation(logits)`` with ``x``.
     """
     if loss == "bce":
-        return cross_entropy_per_row(logits, x)
-    return squared_error_per_row(output_activation(logits), x)
+        return cross_entropy_per_row(logits, x, observed)
+    return squared_error_per_row(output_activation(logits), x, observed)
 
 
 def summed_squared_error(logits: torch.Tensor, x: torch.Tensor, output_activation) -> torch.Tensor:
@@ -74,6 +100,28 @@ def mean_reconstruction(
     if loss == "bce":
         return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
     return summed_squared_error(logits, x, output_activation) / n
+
+
+def masked_mean_reconstruction(
+    logits: torch.Tensor, x: torch.Tensor, observed: torch.Tensor, loss: str, output_activation
+) -> torch.Tensor:
+    r"""The reconstruction loss of a batch with missing entries, from its observed ones.
+
+    .. math:: d \, \frac{\sum_{ij} m_{ij}\, \ell(x_{ij}, \hat x_{ij})}{\sum_{ij} m_{ij}}
+
+    for the ``d`` features, the mask :math:`m` (``observed``) and the
+    per-entry loss :math:`\ell` (squared error or cross-entropy): the mean
+    loss of an observed entry, times ``d``.  On complete rows (:math:`m = 1`)
+    it is :func:`mean_reconstruction`, the mean over rows of a row's summed
+    loss; with entries missing completely at random it estimates that loss
+    of the complete rows, so penalties keep their weight against it.  Every
+    observed entry weighs the same: a row with many holes adds fewer terms,
+    as its likelihood of the observed entries does, rather than having its
+    few entries weighed up.  A batch with no observed entry has loss 0.
+    """
+    total = reconstruction_per_row(logits, x, loss, output_activation, observed).sum()
+    count = observed.sum().clamp(min=1).to(total.dtype)
+    return total * (x.shape[1] / count)
 
 
 def logistic_squared_error_sum(
@@ -164,12 +212,24 @@ def gaussian_kl_per_row(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor
 
 
 def gaussian_log_likelihood_per_row(
-    x_hat: torch.Tensor, x: torch.Tensor, variance: float = 1.0
+    x_hat: torch.Tensor,
+    x: torch.Tensor,
+    variance: float = 1.0,
+    observed: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    r"""log N(x; x̂, σ² I) of each row: the Gaussian decoder's likelihood."""
-    d = x.shape[1]
+    r"""log N(x; x̂, σ² I) of each row: the Gaussian decoder's likelihood.
+
+    With ``observed``, the likelihood of the observed entries, the missing
+    ones integrated out: :math:`-\tfrac12 \sum_j m_j \big((\hat x_j - x_j)^2
+    / \sigma^2 + \log 2\pi\sigma^2\big)`.
+    """
+    if observed is None:
+        d = x.shape[1]
+    else:
+        d = observed.sum(dim=1).to(x.dtype)
     return -0.5 * (
-        squared_error_per_row(x_hat, x) / variance + d * math.log(2.0 * math.pi * variance)
+        squared_error_per_row(x_hat, x, observed) / variance
+        + d * math.log(2.0 * math.pi * variance)
     )
 
 
@@ -186,6 +246,27 @@ def mean_gaussian_negative_log_likelihood(
     """
     n, d = x.shape
     squared = summed_squared_error(logits, x, output_activation) / n
+    return 0.5 * (squared / variance + d * math.log(2.0 * math.pi * variance))
+
+
+def masked_mean_gaussian_negative_log_likelihood(
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    observed: torch.Tensor,
+    output_activation,
+    variance: float = 1.0,
+) -> torch.Tensor:
+    r""":func:`mean_gaussian_negative_log_likelihood` of a batch with missing entries.
+
+    The summed squared error of a row is estimated from the observed
+    entries as :func:`masked_mean_reconstruction` does:
+
+    .. math:: \frac12 \Big(\frac{d}{\sigma^2}
+              \frac{\sum_{ij} m_{ij} (\hat x_{ij} - x_{ij})^2}{\sum_{ij} m_{ij}}
+              + d \log 2\pi\sigma^2\Big)
+    """
+    d = x.shape[1]
+    squared = masked_mean_reconstruction(logits, x, observed, "mse", output_activation)
     return 0.5 * (squared / variance + d * math.log(2.0 * math.pi * variance))
 
 

@@ -1,8 +1,8 @@
 """The one training loop shared by every skae estimator.
 
 The loop knows nothing about autoencoder variants: it draws scaled batches
-from a :class:`~skae._batches.BatchSource` and receives a
-``batch_loss(batch) -> (loss, terms)`` callable from the estimator (which
+``(x, observed)`` from a :class:`~skae._batches.BatchSource` and receives a
+``batch_loss(x, observed) -> (loss, terms)`` callable from the estimator (which
 is where corruption, penalties and the VAE's reparameterisation live) and
 an optional ``validation_score(X_val) -> float``.  The policies that go with
 training live here too: how many CPU threads a step gets
@@ -62,6 +62,9 @@ class LoopConfig:
     description: str = "fit"
     #: Intra-op CPU threads while training; None keeps torch's setting.
     threads: int | None = None
+    #: The training rows have missing entries (NaN): each batch then carries
+    #: its mask of observed entries to the loss.
+    missing: bool = False
 
 
 #: Multiply-adds of one training step per CPU thread: below it, another
@@ -275,8 +278,9 @@ def run_epochs(
     """Train ``module`` for up to ``config.max_iter`` epochs over ``source``'s rows.
 
     Every epoch visits the rows in a fresh order drawn from ``generator``;
-    ``batch_loss`` receives each batch scaled, as a tensor of its own that it
-    may overwrite (:class:`~skae._batches.BatchSource`).
+    ``batch_loss(x, observed)`` receives each batch scaled, as a tensor of
+    its own that it may overwrite, with its mask of observed entries (None
+    when the rows have no missing entry; :class:`~skae._batches.BatchSource`).
     Convergence follows :class:`sklearn.neural_network.MLPRegressor`: stop
     when the training loss (or, with early stopping, the validation score)
     has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
@@ -318,9 +322,9 @@ def _epochs(
         for _ in range(config.max_iter):
             start = time.perf_counter()
             values, names = [], ()
-            for batch in source.epoch(generator):
+            for x, observed in source.epoch(generator):
                 _set_step_size(optimizer, next(schedule))
-                loss, terms = batch_loss(batch)
+                loss, terms = batch_loss(x, observed)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -437,7 +441,7 @@ def _check_final(module, source, batch_loss, generator, config: LoopConfig, epoc
     state = generator.get_state()
     try:
         with torch.no_grad():
-            loss, terms = batch_loss(source.first())
+            loss, terms = batch_loss(*source.first())
     finally:
         generator.set_state(state)
     terms = {k: float(v) for k, v in terms.items()}

@@ -1,10 +1,13 @@
-"""Parsing of parameter values that scikit-learn's constraints cannot express."""
+"""Parsing of parameter values that scikit-learn's constraints cannot express, and
+the check of the finite and missing values of ``X``."""
 
 from __future__ import annotations
 
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import assert_all_finite
 
 
 def positive_ints(value, length: int | None = None) -> tuple | None:
@@ -19,3 +22,20 @@ def positive_ints(value, length: int | None = None) -> tuple | None:
     if not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in items):
         return None
     return tuple(int(v) for v in items)
+
+
+def has_missing(X, estimator_name: str | None = None) -> bool:
+    """Whether ``X`` (a float array or sparse matrix) has missing entries (NaN);
+    infinity is a ``ValueError``.
+
+    One sum of ``X`` decides for data without NaN or infinity, as
+    scikit-learn's own check of finite input does, so complete data costs
+    what that check cost; only a non-finite sum looks at the entries.  A
+    sparse matrix's stored values are its entries here (the others are 0).
+    """
+    values = X.data if sp.issparse(X) else X
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(values.sum()):
+            return False
+    assert_all_finite(values, allow_nan=True, estimator_name=estimator_name, input_name="X")
+    return bool(np.isnan(values).any())

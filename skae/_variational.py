@@ -15,6 +15,8 @@ from ._losses import (
     cross_entropy_per_row,
     gaussian_kl_per_row,
     gaussian_log_likelihood_per_row,
+    masked_mean_gaussian_negative_log_likelihood,
+    masked_mean_reconstruction,
     mean_gaussian_negative_log_likelihood,
     mean_reconstruction,
 )
@@ -170,20 +172,31 @@ class VAE(BaseAutoencoder):
             self.device_,
         )
 
-    def _neg_log_likelihood(self, module, logits, x):
-        """:math:`-\\log p(x \\mid z)` per row from the decoder's logits."""
+    def _neg_log_likelihood(self, module, logits, x, observed=None):
+        """:math:`-\\log p(x \\mid z)` per row from the decoder's logits, of the
+        ``observed`` entries (the missing ones integrated out)."""
         if self.loss == "bce":
-            return cross_entropy_per_row(logits, x)
-        return -gaussian_log_likelihood_per_row(module.output_activation(logits), x)
+            return cross_entropy_per_row(logits, x, observed)
+        x_hat = module.output_activation(logits)
+        return -gaussian_log_likelihood_per_row(x_hat, x, observed=observed)
 
-    def _mean_neg_log_likelihood(self, module, logits, x):
+    def _mean_neg_log_likelihood(self, module, logits, x, observed=None):
         """The mean over rows of :meth:`_neg_log_likelihood`, in one fused
-        reduction: the training loop's hot path."""
+        reduction: the training loop's hot path.  With missing entries, the
+        observed ones estimate it (:func:`~skae._losses.masked_mean_reconstruction`)."""
+        if observed is not None:
+            if self.loss == "bce":
+                return masked_mean_reconstruction(
+                    logits, x, observed, "bce", module.output_activation
+                )
+            return masked_mean_gaussian_negative_log_likelihood(
+                logits, x, observed, module.output_activation
+            )
         if self.loss == "bce":
             return mean_reconstruction(logits, x, "bce", module.output_activation)
         return mean_gaussian_negative_log_likelihood(logits, x, module.output_activation)
 
-    def _batch_loss(self, module, x):
+    def _batch_loss(self, module, x, observed=None):
         r"""Minus the single-draw ELBO, mean over the batch.
 
         :math:`z = \mu + \sigma \odot \varepsilon` with :math:`\varepsilon`
@@ -192,13 +205,14 @@ class VAE(BaseAutoencoder):
         mu, log_var = module.encoder.distribution(x)
         eps = torch.randn(mu.shape, generator=self._torch_rng, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * log_var) * eps
-        recon = self._mean_neg_log_likelihood(module, module.decode_logits(z), x)
+        recon = self._mean_neg_log_likelihood(module, module.decode_logits(z), x, observed)
         kl = gaussian_kl_per_row(mu, log_var).mean()
         loss = recon + self.beta * kl if self.beta else recon
         return loss, {"reconstruction": recon, "kl": kl}
 
-    def _score_samples_internal(self, module, x):
-        """Per-row ELBO (with ``beta``) in the scaled space.
+    def _score_samples_internal(self, module, x, observed=None):
+        """Per-row ELBO (with ``beta``) in the scaled space, of the ``observed``
+        entries.
 
         The expected log-likelihood is averaged over ``ELBO_DRAWS`` fixed,
         antithetic draws of ε shared by all rows, so it is deterministic.
@@ -212,16 +226,18 @@ class VAE(BaseAutoencoder):
         expected = torch.zeros_like(mu[:, 0])
         for eps in draws:
             logits = module.decode_logits(mu + std * eps)
-            expected -= self._neg_log_likelihood(module, logits, x)
+            expected -= self._neg_log_likelihood(module, logits, x, observed)
         expected /= len(draws)
         return expected - self.beta * gaussian_kl_per_row(mu, log_var)
 
-    def _score_to_input_units(self, score):
+    def _score_to_input_units(self, score, observed=None):
         # A log-density of the scaled data x / scale_ is that of x plus
-        # d log(scale_) (change of variables).
-        if self._scales_data():
+        # d log(scale_) (change of variables), d the entries it is a density of.
+        if not self._scales_data():
+            return score
+        if observed is None:
             return score - self.n_features_in_ * math.log(self.scale_)
-        return score
+        return score - observed.sum(dim=1).to(score.dtype) * math.log(self.scale_)
 
     def _history_to_attributes(self):
         super()._history_to_attributes()
