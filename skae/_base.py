@@ -441,7 +441,9 @@ class BaseAutoencoder(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data; NaN marks a missing entry.  The column statistics
+            come from the observed entries and the reconstruction error is
+            minimised over them only; every column needs one observed value.
         y : None
             Ignored; present for API consistency.
 
@@ -488,7 +490,7 @@ class BaseAutoencoder(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            A chunk of training data.
+            A chunk of training data; NaN marks a missing entry.
         y : None
             Ignored.
 

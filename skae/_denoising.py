@@ -44,6 +44,11 @@ class DenoisingAE(BaseAutoencoder):
     - ``"salt_and_pepper"``: in each row a fraction :math:`\nu` of the
       entries is set to the feature's minimum or maximum over the training
       data (``data_min_``, ``data_max_``), by a fair coin.
+    - ``"missing"``: in each row a fraction :math:`\nu` of the entries is
+      made missing: set to ``missing_fill_``, its column's training mean, as
+      a missing entry (NaN) enters the encoder.  The network learns to fill
+      holes from the other entries of a row, the training of an imputer
+      (Gondara & Wang, 2018; :class:`AutoencoderImputer`).
 
     The noise is drawn from the estimator's own seeded generator, and only
     while training ("noise is only added during training"): ``transform``,
@@ -57,12 +62,12 @@ class DenoisingAE(BaseAutoencoder):
     n_components : int, default=None
         Width of the code; may exceed ``n_features`` (overcomplete).
         ``None`` uses ``min(32, max(1, n_features // 2))``.
-    noise : {"masking", "gaussian", "salt_and_pepper"}, default="masking"
+    noise : {"masking", "gaussian", "salt_and_pepper", "missing"}, default="masking"
         The corruption applied to the training input.
     noise_level : float, default=0.25
         :math:`\nu`: the Gaussian standard deviation in the units of ``X``
         (any value >= 0), or the fraction of each row's entries corrupted
-        by masking or salt-and-pepper noise (``0 <= noise_level < 1``,
+        by the other noises (``0 <= noise_level < 1``,
         rounded to a whole number of entries per row).  ``0`` is no noise.
     {hidden_layer_sizes}
     {activation}
@@ -89,6 +94,8 @@ class DenoisingAE(BaseAutoencoder):
     P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol,
     "Stacked denoising autoencoders: Learning useful representations in a
     deep network with a local denoising criterion", JMLR 11, 2010.
+    L. Gondara and K. Wang, "MIDA: Multiple Imputation using Denoising
+    Autoencoders", PAKDD 2018.
 
     Examples
     --------
@@ -110,7 +117,7 @@ class DenoisingAE(BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
-        "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
+        "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper", "missing"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -143,7 +150,7 @@ class DenoisingAE(BaseAutoencoder):
 
     def _validate_hyperparameters(self):
         super()._validate_hyperparameters()
-        if self.noise in ("masking", "salt_and_pepper") and not 0 <= self.noise_level < 1:
+        if self.noise != "gaussian" and not 0 <= self.noise_level < 1:
             raise InvalidParameterError(
                 f"The 'noise_level' parameter of {type(self).__name__} must be in "
                 f"[0, 1) with noise={self.noise!r}: it is the fraction of each row's "
@@ -169,6 +176,9 @@ class DenoisingAE(BaseAutoencoder):
             return gaussian_noise(x, level / self.scale_, self._torch_rng)
         if self.noise == "masking":
             fill = self._internal(np.zeros(x.shape[1]), x)
+            return masking_noise(x, level, self._torch_rng, fill)
+        if self.noise == "missing":
+            fill = self._internal(self.missing_fill_, x)
             return masking_noise(x, level, self._torch_rng, fill)
         low = self._internal(self.data_min_, x)
         high = self._internal(self.data_max_, x)

@@ -156,6 +156,12 @@ FITTED_ATTRIBUTES = {
         "float",
         "Global scale the centred data is divided by (1.0 when not rescaling).",
     ),
+    "missing_fill_": (
+        "ndarray of shape (n_features_in_,)",
+        "The value a missing entry (NaN) takes at the encoder's input: its "
+        "column's mean over the observed entries of the first fit (``mean_`` "
+        "when rescaling).",
+    ),
     "output_activation_": (
         "str",
         'The output activation in use: ``output_activation``, with ``"auto"`` '
