@@ -21,7 +21,8 @@ def public_autoencoders():
     """The public estimators that are autoencoders (``transform``, ``inverse_transform``).
 
     The generic tests of training, reliability and model files run on these;
-    the meta-estimators around them (the outlier detector) have tests of their own.
+    the meta-estimators around them (the outlier detector, the imputer) have
+    tests of their own.
     """
     from skae._base import BaseAutoencoder
 
