@@ -10,6 +10,7 @@ from ._config import config_context, get_config, set_config
 from ._contractive import ContractiveAE
 from ._convolutional import ConvolutionalAE
 from ._denoising import DenoisingAE
+from ._impute import AutoencoderImputer
 from ._outliers import OutlierDetector
 from ._persistence import load_model, save_model
 from ._sequence import SequenceAE
@@ -23,6 +24,7 @@ from .exceptions import ModelFileError, TrainingDiverged
 __version__ = "0.2.0"
 
 __all__ = [
+    "AutoencoderImputer",
     "ContractiveAE",
     "ConvolutionalAE",
     "DenoisingAE",

@@ -1,0 +1,249 @@
+"""AutoencoderImputer: scikit-learn's imputer API around any skae autoencoder."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, clone
+from sklearn.utils import assert_all_finite, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._compat import HasMethods, Interval, StrOptions, fit_context
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, Real) and np.isnan(value)
+
+
+class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    r"""Imputation of missing values by an autoencoder's reconstruction.
+
+    ``fit`` trains an autoencoder on ``X`` with its holes: skae's
+    autoencoders take NaN as a missing entry, learn their column statistics
+    from the observed entries and minimise the reconstruction error over
+    those only.  ``transform`` encodes each row with a hole (a missing entry
+    enters the encoder as its column's training mean), decodes it, and
+    replaces every missing entry by its reconstruction; every observed entry
+    is returned unchanged, bit for bit.
+
+    The columns are first scaled (``scaling``), from their observed
+    entries: standardised by default, so that every column's error weighs
+    alike in the autoencoder's loss whatever its units, as
+    :class:`~sklearn.impute.IterativeImputer`'s regressions of one column
+    on the others do.  Without it, the squared error of an autoencoder is
+    that of the columns of largest variance, and columns of small spread are
+    filled little better than by their mean.
+
+    With ``n_refinements > 0`` the filled row is encoded and decoded again,
+    that many times, each time replacing the missing entries by the new
+    reconstruction (observed entries stay as given): the fill then comes
+    from a code of the row's own values rather than of the column means.
+
+    Parameters
+    ----------
+    estimator : skae autoencoder or None, default=None
+        The autoencoder to fit (a clone of it).  ``None`` uses
+        ``DenoisingAE(noise="missing", noise_level=0.25)``, trained to fill
+        entries it was made to miss, with ``random_state`` from this imputer.
+    missing_values : int, float or np.nan, default=np.nan
+        The placeholder of a missing entry.  pandas' ``pd.NA`` in nullable
+        columns arrives as NaN.
+    scaling : {"standard", "minmax"} or None, default="standard"
+        How each column is scaled before the autoencoder, from its observed
+        entries: to zero mean and unit variance, to [0, 1] (for an
+        ``estimator`` with ``loss="bce"``), or not at all (None).
+    n_refinements : int, default=0
+        Times the filled rows are encoded and decoded again.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default autoencoder (a given ``estimator`` keeps its own).
+
+    Attributes
+    ----------
+    estimator_ : skae autoencoder
+        The fitted autoencoder (of the scaled columns).
+    center_ : ndarray of shape (n_features_in_,)
+        What ``scaling`` subtracts from each column (zeros for None).
+    scale_ : ndarray of shape (n_features_in_,)
+        What ``scaling`` then divides each column by (ones for None; 1 for a
+        constant column).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.impute.IterativeImputer : Imputation by a regression of each
+        feature on the others, in rounds.
+    sklearn.impute.KNNImputer : Imputation by the nearest rows.
+    sklearn.impute.SimpleImputer : Imputation by a column statistic.
+
+    References
+    ----------
+    P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol,
+    "Stacked denoising autoencoders", JMLR 11, 2010.
+    L. Gondara and K. Wang, "MIDA: Multiple Imputation using Denoising
+    Autoencoders", PAKDD 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderImputer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> X_missing = X.copy()
+    >>> X_missing[np.random.default_rng(0).random(X.shape) < 0.3] = np.nan
+    >>> imputer = AutoencoderImputer(random_state=0).fit(X_missing)  # doctest: +SKIP
+    >>> X_filled = imputer.transform(X_missing)  # doctest: +SKIP
+    >>> bool(np.isnan(X_filled).any())  # doctest: +SKIP
+    False
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "transform", "inverse_transform"]), None],
+        "missing_values": [Real],
+        "scaling": [StrOptions({"standard", "minmax"}), None],
+        "n_refinements": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        missing_values=np.nan,
+        scaling="standard",
+        n_refinements=0,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.missing_values = missing_values
+        self.scaling = scaling
+        self.n_refinements = n_refinements
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = _is_nan(self.missing_values)
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # ------------------------------------------------------------ helpers
+
+    def _make_estimator(self):
+        if self.estimator is not None:
+            return clone(self.estimator)
+        from ._denoising import DenoisingAE
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return DenoisingAE(noise="missing", noise_level=0.25, random_state=int(seed))
+
+    def _check_rows(self, X, *, reset: bool):
+        """``X`` as a float array of its own (``transform`` writes into it), with
+        NaN at its missing entries, and their mask."""
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            order="C",
+            copy=True,
+            ensure_all_finite=False,
+        )
+        if _is_nan(self.missing_values):
+            missing = np.isnan(X)
+        else:
+            # Another placeholder: NaN is then a value, as in scikit-learn's
+            # imputers, but not one an autoencoder can learn from.
+            missing = X == self.missing_values
+            assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+            X[missing] = np.nan
+        assert_all_finite(X, allow_nan=True, estimator_name=type(self).__name__, input_name="X")
+        return X, missing
+
+    # ------------------------------------------------------------ API
+
+    @fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the autoencoder on ``X``, holes and all.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries (``missing_values``).  Every column
+            needs an observed value.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        X, _ = self._check_rows(X, reset=True)
+        self.center_, self.scale_ = self._column_scaling(X)
+        self.estimator_ = self._make_estimator().fit(self._scaled(X))
+        return self
+
+    def _column_scaling(self, X):
+        """``(center, scale)`` of ``scaling``, from the observed entries of ``X``."""
+        d = X.shape[1]
+        if self.scaling is None:
+            return np.zeros(d), np.ones(d)
+        observed = ~np.isnan(X)
+        empty = np.flatnonzero(~observed.any(axis=0))
+        if empty.size:
+            raise ValueError(
+                f"X has no observed value in column(s) {empty.tolist()}: every entry is "
+                "missing, so nothing can be learned about them. Drop those columns "
+                "(or impute them) before fitting."
+            )
+        if self.scaling == "standard":
+            center = np.nanmean(X, axis=0, dtype=np.float64)
+            scale = np.nanstd(X, axis=0, dtype=np.float64)
+        else:
+            center = np.nanmin(X, axis=0).astype(np.float64)
+            scale = np.nanmax(X, axis=0).astype(np.float64) - center
+        # A constant column is only centred, as StandardScaler does.
+        scale[scale == 0.0] = 1.0
+        return center, scale
+
+    def _scaled(self, X):
+        """``X``'s columns scaled as the autoencoder sees them, in ``X``'s dtype."""
+        return ((X - self.center_) / self.scale_).astype(X.dtype, copy=False)
+
+    def transform(self, X):
+        """``X`` with every missing entry replaced by the autoencoder's reconstruction.
+
+        Observed entries are returned unchanged.  A row with every entry
+        missing gets the reconstruction of the row of training means.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            In ``X``'s float dtype (float64 for other dtypes).
+        """
+        check_is_fitted(self)
+        X, missing = self._check_rows(X, reset=False)
+        rows = np.flatnonzero(missing.any(axis=1))
+        if rows.size == 0:
+            return X
+        holes = missing[rows]
+        filled = X[rows]
+        fill = self._reconstruct(filled)
+        # Written through the mask only: observed entries are never touched.
+        np.copyto(filled, fill, where=holes)
+        for _ in range(self.n_refinements):
+            np.copyto(filled, self._reconstruct(filled), where=holes)
+        X[rows] = filled
+        return X
+
+    def _reconstruct(self, X):
+        """The autoencoder's reconstruction of the rows ``X``, in ``X``'s units."""
+        estimator = self.estimator_
+        reconstruction = estimator.inverse_transform(estimator.transform(self._scaled(X)))
+        return (reconstruction * self.scale_ + self.center_).astype(X.dtype, copy=False)

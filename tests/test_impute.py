@@ -1,0 +1,183 @@
+"""AutoencoderImputer: scikit-learn's imputer API around a skae autoencoder."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+import skae
+from skae import AutoencoderImputer, DenoisingAE, UndercompleteAE
+
+#: A small, quick autoencoder for the imputer to fit.
+SMALL = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=40, batch_size=64)
+
+
+def planted(n=300, d=10, seed=0, fraction=0.3):
+    """Rows on a plane plus a little noise, with a ``fraction`` of them missing."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2)) @ rng.normal(size=(2, d)) + 0.05 * rng.normal(size=(n, d))
+    holes = rng.random(X.shape) < fraction
+    return X, np.where(holes, np.nan, X), holes
+
+
+def small_imputer(**params):
+    estimator = params.pop("estimator", DenoisingAE(noise="missing", random_state=0, **SMALL))
+    return AutoencoderImputer(estimator, **params)
+
+
+def fit(imputer, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return imputer.fit(X)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, X_missing, holes = planted()
+    return fit(small_imputer(), X_missing), X, X_missing, holes
+
+
+def test_observed_entries_are_never_changed_and_every_hole_is_filled(fitted):
+    imputer, _, X_missing, holes = fitted
+    filled = imputer.transform(X_missing)
+    np.testing.assert_array_equal(filled[~holes], X_missing[~holes])
+    assert np.isfinite(filled).all()
+    assert filled is not X_missing and np.isnan(X_missing[holes]).all()  # input untouched
+
+
+def test_it_recovers_a_planted_structure_better_than_the_mean(fitted):
+    imputer, X, X_missing, holes = fitted
+    error = np.sqrt(np.mean((imputer.transform(X_missing) - X)[holes] ** 2))
+    mean = SimpleImputer().fit_transform(X_missing)
+    mean_error = np.sqrt(np.mean((mean - X)[holes] ** 2))
+    assert error < 0.5 * mean_error
+
+
+def test_complete_rows_pass_unchanged(fitted):
+    imputer, X, _, _ = fitted
+    np.testing.assert_array_equal(imputer.transform(X), X)
+
+
+def test_a_row_with_every_entry_missing_gets_a_finite_fill(fitted):
+    imputer = fitted[0]
+    row = imputer.transform(np.full((1, 10), np.nan))
+    assert np.isfinite(row).all()
+
+
+def test_refinement_changes_only_the_missing_entries(fitted):
+    imputer, _, X_missing, holes = fitted
+    refined = clone(imputer).set_params(n_refinements=3)
+    refined.estimator_ = imputer.estimator_
+    refined.n_features_in_ = imputer.n_features_in_
+    filled = refined.transform(X_missing)
+    np.testing.assert_array_equal(filled[~holes], X_missing[~holes])
+    assert not np.array_equal(filled, imputer.transform(X_missing))
+
+
+def test_fit_transform_is_fit_then_transform():
+    _, X_missing, _ = planted(n=120)
+    a = small_imputer().fit_transform(X_missing)
+    b = fit(small_imputer(), X_missing).transform(X_missing)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(fitted, dtype):
+    imputer, _, X_missing, _ = fitted
+    assert imputer.transform(X_missing.astype(dtype)).dtype == dtype
+
+
+def test_another_placeholder_for_missing_values():
+    X, X_missing, holes = planted(n=120)
+    placeholder = np.where(holes, -1.0, X)
+    imputer = fit(small_imputer(missing_values=-1.0), placeholder)
+    filled = imputer.transform(placeholder)
+    np.testing.assert_array_equal(filled[~holes], X[~holes])
+    assert not (filled[holes] == -1.0).any()
+    assert not imputer.__sklearn_tags__().input_tags.allow_nan
+
+
+def test_infinity_and_empty_columns_are_errors():
+    _, X_missing, _ = planted(n=60)
+    bad = X_missing.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        small_imputer().fit(bad)
+    empty = X_missing.copy()
+    empty[:, 3] = np.nan
+    with pytest.raises(ValueError, match="no observed value"):
+        small_imputer().fit(empty)
+
+
+def test_feature_names_and_pandas_output():
+    pd = pytest.importorskip("pandas")
+    _, X_missing, _ = planted(n=120)
+    frame = pd.DataFrame(X_missing, columns=[f"f{i}" for i in range(10)])
+    imputer = fit(small_imputer().set_output(transform="pandas"), frame)
+    out = imputer.transform(frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(frame.columns)
+    assert list(imputer.get_feature_names_out()) == list(frame.columns)
+    assert not out.isna().to_numpy().any()
+
+
+def test_pandas_nullable_dtypes_with_pd_na():
+    pd = pytest.importorskip("pandas")
+    _, X_missing, holes = planted(n=120)
+    frame = pd.DataFrame(X_missing).astype("Float64")
+    assert frame.isna().to_numpy().sum() == holes.sum()
+    filled = fit(small_imputer(), frame).transform(frame)
+    np.testing.assert_array_equal(filled[~holes], X_missing[~holes])
+    assert np.isfinite(filled).all()
+
+
+def test_in_a_pipeline_before_a_classifier():
+    X, X_missing, _ = planted(n=200)
+    y = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    model = make_pipeline(small_imputer(), LogisticRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X_missing, y)
+    assert model.score(X_missing, y) > 0.8
+
+
+def test_pickle_round_trip(fitted):
+    imputer, _, X_missing, _ = fitted
+    again = pickle.loads(pickle.dumps(imputer))
+    np.testing.assert_array_equal(again.transform(X_missing), imputer.transform(X_missing))
+
+
+def test_save_model_round_trip(fitted, tmp_path):
+    imputer, _, X_missing, _ = fitted
+    skae.save_model(imputer, tmp_path / "imputer.skae")
+    again = skae.load_model(tmp_path / "imputer.skae")
+    assert isinstance(again, AutoencoderImputer)
+    np.testing.assert_array_equal(again.transform(X_missing), imputer.transform(X_missing))
+    unfitted = tmp_path / "unfitted.skae"
+    skae.save_model(small_imputer(n_refinements=2), unfitted)
+    assert skae.load_model(unfitted).get_params()["n_refinements"] == 2
+
+
+def test_default_estimator_is_seeded_by_random_state():
+    _, X_missing, _ = planted(n=80, d=6)
+    params = dict(estimator=None, random_state=0)
+    a = AutoencoderImputer(**params)
+    b = AutoencoderImputer(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a.fit(X_missing[:40])
+        b.fit(X_missing[:40])
+    assert isinstance(a.estimator_, DenoisingAE) and a.estimator_.noise == "missing"
+    np.testing.assert_array_equal(a.transform(X_missing), b.transform(X_missing))
+
+
+def test_any_skae_autoencoder_can_impute():
+    X, X_missing, holes = planted(n=200)
+    for estimator in (UndercompleteAE(random_state=0, **SMALL), skae.VAE(random_state=0, **SMALL)):
+        filled = fit(AutoencoderImputer(estimator), X_missing).transform(X_missing)
+        np.testing.assert_array_equal(filled[~holes], X[~holes])
+        assert np.isfinite(filled).all()
