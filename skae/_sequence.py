@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseAutoencoder, store_parameters
 from ._compat import Interval, InvalidParameterError, StrOptions
 from ._seq_networks import RECURRENT_CELLS, build_sequence_autoencoder
-from ._validation import positive_ints
+from ._validation import has_missing, positive_ints
 
 
 class SequenceAE(BaseAutoencoder):
@@ -248,7 +248,7 @@ class SequenceAE(BaseAutoencoder):
         ----------
         X : array-like of shape (n_samples, n_features_in_) or \
                 (n_samples, (steps - future_steps) * features)
-            Whole rows, or their observed steps only.
+            Whole rows, or their observed steps only; NaN marks a missing entry.
 
         Returns
         -------
@@ -266,18 +266,24 @@ class SequenceAE(BaseAutoencoder):
         observed = (steps - n_future) * features
         shape = getattr(X, "shape", None)
         if shape is not None and len(shape) == 2 and shape[1] == observed:
-            X = check_array(X, dtype=[np.float64, np.float32], order="C", estimator=self)
+            X = check_array(
+                X,
+                dtype=[np.float64, np.float32],
+                order="C",
+                estimator=self,
+                ensure_all_finite="allow-nan",
+            )
             whole = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
             whole[:, :observed] = X
             # Never read by the encoder: any finite value does.
             whole[:, observed:] = self.mean_[observed:]
-            X = whole
+            X, missing = whole, has_missing(whole, type(self).__name__)
         else:
-            X = self._check_X(X, reset=False)
+            X, missing = self._check_rows(X, reset=False)
         scaling = self._scaling()
 
-        def predict(module, x):
+        def predict(module, x, observed=None):
             return scaling.unscale_(module.decode(module.encode(x)))
 
-        rows = self._map_batches(X, predict, self.n_features_in_)
+        rows = self._map_batches(X, predict, self.n_features_in_, missing=missing)
         return np.ascontiguousarray(rows[:, observed:])
