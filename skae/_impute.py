@@ -12,8 +12,45 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._compat import HasMethods, Interval, StrOptions, fit_context
 
 
+#: Minibatch steps the default autoencoder trains for, whatever the number of rows...
+DEFAULT_STEPS = 4800
+#: ...in at most this many epochs.
+DEFAULT_MAX_EPOCHS = 2000
+#: Rows per minibatch of the default autoencoder.
+DEFAULT_BATCH_SIZE = 256
+#: Widest code of the default autoencoder (its last hidden layer is 128 wide).
+DEFAULT_MAX_COMPONENTS = 128
+
+
 def _is_nan(value) -> bool:
     return isinstance(value, Real) and np.isnan(value)
+
+
+def default_estimator(n_samples: int, n_features: int, random_state=None):
+    """The autoencoder that ``AutoencoderImputer(estimator=None)`` fits to data of this shape.
+
+    A :class:`~skae.DenoisingAE` trained to fill holes (``noise="missing"``,
+    15% of each row's entries), with hidden layers of 256 and 128 units and a
+    code as wide as the data (at most 128): the denoising, not a bottleneck,
+    keeps it from copying its input, and a narrow code would lose what
+    the observed entries say about the missing ones.  It trains for
+    :data:`DEFAULT_STEPS` minibatch steps along the whole cosine schedule,
+    so that a small table gets as many updates as a large one.
+    """
+    from ._denoising import DenoisingAE
+
+    batches = -(-n_samples // DEFAULT_BATCH_SIZE)
+    epochs = max(1, min(DEFAULT_MAX_EPOCHS, -(-DEFAULT_STEPS // batches)))
+    return DenoisingAE(
+        n_components=min(n_features, DEFAULT_MAX_COMPONENTS),
+        noise="missing",
+        noise_level=0.15,
+        hidden_layer_sizes=(256, 128),
+        batch_size=DEFAULT_BATCH_SIZE,
+        max_iter=epochs,
+        n_iter_no_change=epochs,
+        random_state=random_state,
+    )
 
 
 class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -43,9 +80,12 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     estimator : skae autoencoder or None, default=None
-        The autoencoder to fit (a clone of it).  ``None`` uses
-        ``DenoisingAE(noise="missing", noise_level=0.25)``, trained to fill
-        entries it was made to miss, with ``random_state`` from this imputer.
+        The autoencoder to fit (a clone of it).  ``None`` builds one for the
+        data at ``fit``: a :class:`DenoisingAE` trained to fill entries it was
+        made to miss (``noise="missing"``, ``noise_level=0.15``), with hidden
+        layers of 256 and 128 units, a code as wide as the data (at most 128
+        units) and 4800 minibatch steps of 256 rows (in at most 2000 epochs),
+        seeded from ``random_state``.
     missing_values : int, float or np.nan, default=np.nan
         The placeholder of a missing entry.  pandas' ``pd.NA`` in nullable
         columns arrives as NaN.
@@ -131,13 +171,11 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ helpers
 
-    def _make_estimator(self):
+    def _make_estimator(self, n_samples: int, n_features: int):
         if self.estimator is not None:
             return clone(self.estimator)
-        from ._denoising import DenoisingAE
-
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        return DenoisingAE(noise="missing", noise_level=0.25, random_state=int(seed))
+        return default_estimator(n_samples, n_features, int(seed))
 
     def _check_rows(self, X, *, reset: bool):
         """``X`` as a float array of its own (``transform`` writes into it), with
@@ -182,7 +220,7 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         X, _ = self._check_rows(X, reset=True)
         self.center_, self.scale_ = self._column_scaling(X)
-        self.estimator_ = self._make_estimator().fit(self._scaled(X))
+        self.estimator_ = self._make_estimator(*X.shape).fit(self._scaled(X))
         return self
 
     def _column_scaling(self, X):
