@@ -139,6 +139,29 @@ class BaseAutoencoder(
     lines (:mod:`skae._docs`); they are filled in when the class is made.
     """
 
+    #: The fitted attributes of every autoencoder: name to kind (:mod:`skae._state`).
+    _fitted_fields: dict[str, str] = {
+        "n_features_in_": "n_features",
+        "feature_names_in_": "feature_names",
+        "n_components_": "positive_int",
+        "device_": "device",
+        "output_activation_": "activation",
+        "mean_": "feature_vector",
+        "scale_": "positive_float",
+        "missing_fill_": "feature_vector",
+        "module_": "module",
+        "_optimizer": "optimizer",
+        "_torch_rng": "generator",
+        "_history": "history",
+        "_fitted_network_settings": "settings",
+        "loss_curve_": "float_list",
+        "n_iter_": "count",
+        "best_loss_": "float",
+        "history_": "curves",
+        "validation_scores_": "float_list?",
+        "best_validation_score_": "float?",
+    }
+
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import AUTO_BATCH_SIZE, BaseAutoencoder
 from ._compat import Interval, StrOptions, fit_context, validate_params
+from ._state import FittedStateMixin
 from ._undercomplete import UndercompleteAE
 from ._variational import VAE
 
@@ -85,7 +86,7 @@ def _positive_or_one(value: float) -> float:
     return value if value > 0 else 1.0
 
 
-class OutlierDetector(OutlierMixin, BaseEstimator):
+class OutlierDetector(FittedStateMixin, OutlierMixin, BaseEstimator):
     r"""Outlier detection by a skae autoencoder: reconstruction error and code distance.
 
     The detector fits a clone of ``estimator`` to ``X`` and scores each row

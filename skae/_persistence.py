@@ -206,6 +206,8 @@ class _Writer:
             }
         if kind == "estimators":
             return [self.estimator(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if kind == "estimator":
+            return self.estimator(value, where)
         raise TypeError(f"{where}: unknown field kind {kind!r}.")  # pragma: no cover
 
     def optimizer(self, state_dict: dict, where: str) -> dict:
@@ -504,6 +506,8 @@ class _Reader:
         if kind == "estimators":
             _check(isinstance(raw, list), f"{where} must be a list of estimators.")
             return [self.estimator(v, f"{where}[{i}]") for i, v in enumerate(raw)]
+        if kind == "estimator":
+            return self.estimator(raw, where)
         raise ModelFileError(f"{where}: unknown field kind {kind!r}.")  # pragma: no cover
 
     def setting(self, raw, where: str):

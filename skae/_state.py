@@ -54,6 +54,7 @@ kind                 value
                      ``{"device": str, "state": uint8 tensor}``
 ``estimators``       list of fitted skae estimators (saved as nested
                      records)
+``estimator``        one fitted skae estimator (saved as a nested record)
 ===================  ===================================================
 
 Every declared field is set by a fit; only ``feature_names`` fields may be
@@ -100,6 +101,7 @@ FIELD_KINDS = {
     "optimizer": "the optimiser's state_dict",
     "generator": "a torch.Generator, as {'device': str, 'state': uint8 tensor}",
     "estimators": "list of fitted skae estimators",
+    "estimator": "a fitted skae estimator",
 }
 
 #: Kinds of fields that a fitted estimator may lack.
@@ -163,32 +165,18 @@ def _loadable_device(device: torch.device) -> torch.device:
 class FittedStateMixin:
     """The fitted-state protocol of skae's estimators, and their pickling.
 
-    The host class provides ``_new_module(n_features, generator)``,
-    ``_make_optimizer(module)`` and ``_network_changes()``, and the
-    ``_parameter_constraints`` that ``fit`` validates.
+    The host class declares its ``_fitted_fields`` and the
+    ``_parameter_constraints`` that ``fit`` validates.  A host with a network
+    (a ``module`` field, with its ``optimizer`` and ``generator``: the
+    autoencoders) also provides ``_new_module(n_features, generator)``,
+    ``_make_optimizer(module)`` and ``_network_changes()``; a meta-estimator
+    (the imputer, the outlier detector) holds its autoencoder as a field of
+    kind ``estimator`` instead.
     """
 
-    #: The fitted attributes of every autoencoder: name to kind (module docstring).
-    _fitted_fields: dict[str, str] = {
-        "n_features_in_": "n_features",
-        "feature_names_in_": "feature_names",
-        "n_components_": "positive_int",
-        "device_": "device",
-        "output_activation_": "activation",
-        "mean_": "feature_vector",
-        "scale_": "positive_float",
-        "module_": "module",
-        "_optimizer": "optimizer",
-        "_torch_rng": "generator",
-        "_history": "history",
-        "_fitted_network_settings": "settings",
-        "loss_curve_": "float_list",
-        "n_iter_": "count",
-        "best_loss_": "float",
-        "history_": "curves",
-        "validation_scores_": "float_list?",
-        "best_validation_score_": "float?",
-    }
+    #: The fitted attributes: name to kind (module docstring).  Each host
+    #: declares its own (``BaseAutoencoder`` those of every autoencoder).
+    _fitted_fields: dict[str, str] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -242,7 +230,7 @@ class FittedStateMixin:
             raise ValueError(
                 f"{name} is not completely fitted (did its fit fail?): it lacks {missing}."
             )
-        changes = self._network_changes()
+        changes = self._network_changes() if self._has_network() else ""
         if changes:
             raise ValueError(
                 f"{name} cannot be saved: the file would describe another network than "
@@ -300,6 +288,8 @@ class FittedStateMixin:
             elif kind == "device":
                 value = _loadable_device(value)
             setattr(self, field, value)
+        if not self._has_network():
+            return
         self.module_ = self._module_from(rebuilt["module"])
         generator = rebuilt["generator"]
         try:
@@ -312,6 +302,11 @@ class FittedStateMixin:
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise ValueError(f"the optimiser state does not fit the {name} network: {exc}") from exc
         self._optimizer = optimizer
+
+    @classmethod
+    def _has_network(cls) -> bool:
+        """Whether the host holds a network of its own (a ``module`` field)."""
+        return any(base_kind(kind) == "module" for kind in cls._fitted_fields.values())
 
     def _module_from(self, weights: dict) -> torch.nn.Module:
         """The network built from the parameters and fitted fields, with ``weights`` loaded."""
