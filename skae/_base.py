@@ -127,6 +127,8 @@ class BaseAutoencoder(
     - :meth:`_check_n_components` - which code sizes are allowed;
     - :meth:`_build_module` - the torch module (default: symmetric MLP);
     - :meth:`_corrupt` - what the encoder sees during training;
+    - :meth:`_encoder_input` - what the encoder reads of a row and its mask
+      of observed entries (the row);
     - :meth:`_penalty` - the regularisation term added to the reconstruction;
     - :meth:`_batch_loss` / :meth:`_score_samples_internal` - the whole
       objective and the per-row score (the VAE's ELBO);
@@ -237,7 +239,17 @@ class BaseAutoencoder(
             self.output_activation_,
             generator,
             self.device_,
+            encoder_inputs=self._encoder_inputs(n_features),
         )
+
+    def _encoder_inputs(self, n_features: int) -> int:
+        """The width of the encoder's input (the features; :meth:`_encoder_input`)."""
+        return n_features
+
+    def _encoder_input(self, x: torch.Tensor, observed: torch.Tensor | None = None):
+        """What the encoder reads of the scaled, filled rows ``x`` whose observed
+        entries are ``observed`` (None: all): ``x`` itself by default."""
+        return x
 
     def _corrupt(self, x: torch.Tensor) -> torch.Tensor:
         """What the encoder sees during training (clean input by default)."""
@@ -265,7 +277,7 @@ class BaseAutoencoder(
         then, so a hook written without it works on complete data.
         """
         x_in = self._corrupt(x)
-        code, trace = module.encoder.forward_trace(x_in)
+        code, trace = module.encoder.forward_trace(self._encoder_input(x_in, observed))
         logits = module.decode_logits(code)
         if observed is None:
             recon = mean_reconstruction(logits, x, self.loss, module.output_activation)
@@ -284,7 +296,7 @@ class BaseAutoencoder(
         """Per-row score in the internal (scaled) space: minus the mean
         reconstruction loss per feature, over the ``observed`` ones (0 for a
         row without any)."""
-        logits = module.decode_logits(module.encode(x))
+        logits = module.decode_logits(module.encode(self._encoder_input(x, observed)))
         loss = reconstruction_per_row(logits, x, self.loss, module.output_activation, observed)
         if observed is None:
             return -loss / x.shape[1]
@@ -794,7 +806,10 @@ class BaseAutoencoder(
         check_is_fitted(self)
         X, missing = self._check_rows(X, reset=False)
         return self._map_batches(
-            X, lambda m, x, observed=None: m.encode(x), self.n_components_, missing=missing
+            X,
+            lambda m, x, observed=None: m.encode(self._encoder_input(x, observed)),
+            self.n_components_,
+            missing=missing,
         )
 
     def inverse_transform(self, X):

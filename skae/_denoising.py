@@ -9,7 +9,8 @@ import torch
 
 from ._base import BaseAutoencoder, store_parameters
 from ._compat import Interval, InvalidParameterError, StrOptions
-from ._noise import gaussian_noise, masking_noise, salt_and_pepper_noise
+from ._losses import masked_mean_reconstruction, mean_reconstruction, reconstruction_per_row
+from ._noise import _chosen_entries, gaussian_noise, masking_noise, salt_and_pepper_noise
 from ._scaling import column_ranges
 
 
@@ -48,7 +49,13 @@ class DenoisingAE(BaseAutoencoder):
       made missing: set to ``missing_fill_``, its column's training mean, as
       a missing entry (NaN) enters the encoder.  The network learns to fill
       holes from the other entries of a row, the training of an imputer
-      (Gondara & Wang, 2018; :class:`AutoencoderImputer`).
+      (Gondara & Wang, 2018; :class:`AutoencoderImputer`).  Its encoder
+      reads each entry together with whether it is there: its input is the
+      row and the row's mask of the entries it sees (1 where observed and
+      not made missing, 0 in a hole), so that a hole is not taken for a
+      value equal to the column mean.  With ``early_stopping``, the score of
+      the held-out rows is how well the entries of one fixed draw of such
+      holes are filled: minus their mean reconstruction loss.
 
     The noise is drawn from the estimator's own seeded generator, and only
     while training ("noise is only added during training"): ``transform``,
@@ -167,6 +174,71 @@ class DenoisingAE(BaseAutoencoder):
         """Per-feature values given in the units of ``X``, in the network's space."""
         values = torch.as_tensor(values, dtype=x.dtype, device=x.device)
         return self._scaling().scaler(x.device, x.dtype)(values)
+
+    def _network_settings(self):
+        # "missing" noise gives the encoder the mask as a second input.
+        return {**super()._network_settings(), "encoder_reads_mask": self._reads_mask()}
+
+    def _reads_mask(self) -> bool:
+        """Whether the encoder reads the mask of the entries it sees (``noise="missing"``)."""
+        return self.noise == "missing"
+
+    def _encoder_inputs(self, n_features):
+        return 2 * n_features if self._reads_mask() else n_features
+
+    def _encoder_input(self, x, observed=None):
+        if not self._reads_mask():
+            return x
+        seen = torch.ones_like(x) if observed is None else observed.to(x.dtype)
+        return torch.cat([x, seen], dim=1)
+
+    def _batch_loss(self, module, x, observed=None):
+        r"""With ``noise="missing"``: the reconstruction of ``x`` from the row with
+        its holes, read with the mask of the entries seen (observed, not made
+        missing).  Other noises: :meth:`BaseAutoencoder._batch_loss`."""
+        if not self._reads_mask():
+            if observed is None:
+                return super()._batch_loss(module, x)
+            return super()._batch_loss(module, x, observed)
+        holes = _chosen_entries(x, float(self.noise_level), self._torch_rng)
+        x_in = torch.where(holes, self._internal(self.missing_fill_, x).expand_as(x), x)
+        seen = ~holes if observed is None else observed & ~holes
+        code = module.encode(self._encoder_input(x_in, seen))
+        logits = module.decode_logits(code)
+        if observed is None:
+            recon = mean_reconstruction(logits, x, self.loss, module.output_activation)
+        else:
+            recon = masked_mean_reconstruction(
+                logits, x, observed, self.loss, module.output_activation
+            )
+        return recon, {"reconstruction": recon}
+
+    def _validation_rows(self, X_val, missing):
+        """With ``noise="missing"``, the held-out rows with one fixed draw of
+        holes: ``(x with holes, x, holes)``, the same every epoch."""
+        x, observed = super()._validation_rows(X_val, missing)
+        level = float(self.noise_level)
+        if self.noise != "missing" or level == 0:
+            return x, observed
+        # Drawn from a generator of its own, seeded from the fit's stream.
+        seed = int(torch.randint(2**31 - 1, (1,), generator=self._torch_rng))
+        generator = torch.Generator(device=x.device).manual_seed(seed)
+        holes = _chosen_entries(x, level, generator)
+        seen = ~holes if observed is None else observed & ~holes
+        if observed is not None:
+            holes &= observed
+        fill = self._internal(self.missing_fill_, x).expand_as(x)
+        return self._encoder_input(torch.where(holes, fill, x), seen), x, holes
+
+    @torch.no_grad()
+    def _validation_score(self, X_val) -> float:
+        if len(X_val) == 2:
+            return super()._validation_score(X_val)
+        encoder_input, x, holes = X_val
+        module = self.module_.eval()
+        logits = module.decode_logits(module.encode(encoder_input))
+        loss = reconstruction_per_row(logits, x, self.loss, module.output_activation, holes)
+        return -float(loss.sum() / holes.sum().clamp(min=1))
 
     def _corrupt(self, x):
         level = float(self.noise_level)

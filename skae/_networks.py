@@ -262,11 +262,20 @@ def build_mlp_autoencoder(
     output_activation,
     generator,
     device=None,
+    encoder_inputs=None,
 ) -> Autoencoder:
-    """The symmetric MLP autoencoder ``d -> h_1 .. h_L -> k -> h_L .. h_1 -> d``."""
+    """The symmetric MLP autoencoder ``d -> h_1 .. h_L -> k -> h_L .. h_1 -> d``.
+
+    ``encoder_inputs`` is the encoder's input width where it reads more
+    than the ``d`` features (their mask of observed entries as well).
+    """
     hidden = tuple(hidden_layer_sizes)
     encoder = MLP(
-        (n_features, *hidden, n_components), activation, code_activation, generator, device
+        (encoder_inputs or n_features, *hidden, n_components),
+        activation,
+        code_activation,
+        generator,
+        device,
     )
     decoder = MLP(
         (n_components, *hidden[::-1], n_features), activation, "identity", generator, device

@@ -183,13 +183,15 @@ class StackedAE(BaseAutoencoder):
                     f"{self.activation!r} and {self.code_activation!r}."
                 )
             return
-        if not (
+        reads_mask = getattr(template, "_reads_mask", lambda: False)()
+        if reads_mask or not (
             isinstance(template, BaseAutoencoder)
             and type(template)._build_module is BaseAutoencoder._build_module
         ):
             raise InvalidParameterError(
                 "The 'layer_estimator' parameter must be None, a skae autoencoder with "
-                "the MLP network (UndercompleteAE, SparseAE, DenoisingAE, ContractiveAE) "
+                "the MLP network (UndercompleteAE, SparseAE, DenoisingAE, ContractiveAE; "
+                "not DenoisingAE(noise='missing'), whose encoder also reads a mask) "
                 f"or sklearn's BernoulliRBM; got {template!r}."
             )
 
