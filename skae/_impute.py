@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, clone
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._compat import HasMethods, Interval, StrOptions, fit_context
-
+from ._compat import HasMethods, StrOptions, fit_context
+from ._state import FittedStateMixin
 
 #: Minibatch steps the default autoencoder trains for, whatever the number of rows...
 DEFAULT_STEPS = 4800
@@ -34,8 +34,9 @@ def default_estimator(n_samples: int, n_features: int, random_state=None):
     code as wide as the data (at most 128): the denoising, not a bottleneck,
     keeps it from copying its input, and a narrow code would lose what
     the observed entries say about the missing ones.  It trains for
-    :data:`DEFAULT_STEPS` minibatch steps along the whole cosine schedule,
-    so that a small table gets as many updates as a large one.
+    :data:`DEFAULT_STEPS` minibatch steps along the whole cosine schedule
+    (no stop on a plateau of its noisy loss), so that a small table gets as
+    many updates as a large one.
     """
     from ._denoising import DenoisingAE
 
@@ -53,7 +54,7 @@ def default_estimator(n_samples: int, n_features: int, random_state=None):
     )
 
 
-class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class AutoencoderImputer(FittedStateMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""Imputation of missing values by an autoencoder's reconstruction.
 
     ``fit`` trains an autoencoder on ``X`` with its holes: skae's
@@ -72,10 +73,13 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     that of the columns of largest variance, and columns of small spread are
     filled little better than by their mean.
 
-    With ``n_refinements > 0`` the filled row is encoded and decoded again,
-    that many times, each time replacing the missing entries by the new
-    reconstruction (observed entries stay as given): the fill then comes
-    from a code of the row's own values rather than of the column means.
+    One pass is all: encoding a filled row again to refine its fill
+    (replacing the missing entries by the new reconstruction, a few times)
+    was measured and made the fill worse (``benchmarks/imputation.py``).
+    Nor does the imputer draw several imputations (IterativeImputer's
+    ``sample_posterior``): a VAE's draws of the missing entries were
+    measured and are not calibrated, their intervals too narrow without the
+    decoder's noise and too wide with it.
 
     Parameters
     ----------
@@ -93,8 +97,6 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         How each column is scaled before the autoencoder, from its observed
         entries: to zero mean and unit variance, to [0, 1] (for an
         ``estimator`` with ``loss="bce"``), or not at all (None).
-    n_refinements : int, default=0
-        Times the filled rows are encoded and decoded again.
     random_state : int, RandomState instance or None, default=None
         Seeds the default autoencoder (a given ``estimator`` keeps its own).
 
@@ -140,11 +142,19 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     False
     """
 
+    #: The fitted state, for the model file (kinds as in :mod:`skae._state`).
+    _fitted_fields = {
+        "n_features_in_": "n_features",
+        "feature_names_in_": "feature_names",
+        "center_": "feature_vector",
+        "scale_": "feature_vector",
+        "estimator_": "estimator",
+    }
+
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "transform", "inverse_transform"]), None],
         "missing_values": [Real],
         "scaling": [StrOptions({"standard", "minmax"}), None],
-        "n_refinements": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -154,13 +164,11 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         *,
         missing_values=np.nan,
         scaling="standard",
-        n_refinements=0,
         random_state=None,
     ):
         self.estimator = estimator
         self.missing_values = missing_values
         self.scaling = scaling
-        self.n_refinements = n_refinements
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -168,6 +176,24 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = _is_nan(self.missing_values)
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+    def __skae_set_state__(self, state: dict) -> None:
+        """Give a new imputer the fitted ``state`` of :meth:`__skae_state__`.
+
+        Raises
+        ------
+        ValueError
+            If the parameters are invalid, or the state is not that of a fitted
+            imputer (its autoencoder of another width, a zero scale).
+        """
+        super().__skae_set_state__(state)
+        if not state:
+            return
+        n_features = state["n_features_in_"]
+        if getattr(self.estimator_, "n_features_in_", None) != n_features:
+            raise ValueError("the autoencoder and the imputer disagree on n_features_in_.")
+        if not (self.scale_ > 0).all():
+            raise ValueError("scale_ must be positive.")
 
     # ------------------------------------------------------------ helpers
 
@@ -270,13 +296,9 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         rows = np.flatnonzero(missing.any(axis=1))
         if rows.size == 0:
             return X
-        holes = missing[rows]
         filled = X[rows]
-        fill = self._reconstruct(filled)
         # Written through the mask only: observed entries are never touched.
-        np.copyto(filled, fill, where=holes)
-        for _ in range(self.n_refinements):
-            np.copyto(filled, self._reconstruct(filled), where=holes)
+        np.copyto(filled, self._reconstruct(filled), where=missing[rows])
         X[rows] = filled
         return X
 
