@@ -151,7 +151,8 @@ def test_save_model_round_trip(fitted, tmp_path):
     assert skae.load_model(unfitted).get_params()["scaling"] == "minmax"
 
 
-def test_default_estimator_is_seeded_by_random_state():
+def test_default_estimator_is_seeded_by_random_state(monkeypatch):
+    monkeypatch.setattr("skae._impute.DEFAULT_STEPS", 40)
     _, X_missing, _ = planted(n=80, d=6)
     params = dict(estimator=None, random_state=0)
     a = AutoencoderImputer(**params)
@@ -161,6 +162,7 @@ def test_default_estimator_is_seeded_by_random_state():
         a.fit(X_missing[:40])
         b.fit(X_missing[:40])
     assert isinstance(a.estimator_, DenoisingAE) and a.estimator_.noise == "missing"
+    assert a.estimator_.max_iter == 40 and a.estimator_.n_components == 6
     np.testing.assert_array_equal(a.transform(X_missing), b.transform(X_missing))
 
 

@@ -224,6 +224,40 @@ def test_missing_noise_sets_entries_to_the_fill():
     assert torch.equal(corrupted[changed], fill[changed])
 
 
+def test_missing_noise_gives_the_encoder_the_mask_of_the_entries_it_sees():
+    X = with_holes(unit_data(40, 6), 0.3)
+    ae = fit_quietly(make_small(skae.DenoisingAE, noise="missing", noise_level=0.3), X)
+    assert ae.module_.encoder.linears[0].in_features == 12
+    assert ae._fitted_network_settings["encoder_reads_mask"]
+    assert np.isfinite(ae.transform(X)).all() and np.isfinite(ae.score_samples(X)).all()
+    # The mask is an input: the same row with a hole is encoded differently
+    # from the row holding the fill value there.
+    row = X[1:2].copy()
+    row[0, 0] = np.nan
+    filled = row.copy()
+    filled[0, 0] = ae.missing_fill_[0]
+    assert not np.allclose(ae.transform(row), ae.transform(filled))
+    other = make_small(skae.DenoisingAE, noise="masking")
+    assert fit_quietly(other, X).module_.encoder.linears[0].in_features == 6
+    with pytest.raises(ValueError, match="warm_start"):
+        ae.set_params(noise="masking", warm_start=True).fit(X)
+
+
+def test_missing_noise_with_early_stopping_scores_held_out_holes():
+    X = with_holes(low_rank(120, 8), 0.2)
+    ae = make_small(skae.DenoisingAE, noise="missing", early_stopping=True, max_iter=4)
+    fit_quietly(ae, X)
+    assert len(ae.validation_scores_) == 4 and np.all(np.array(ae.validation_scores_) < 0)
+
+
+def test_stacked_refuses_a_layer_that_reads_the_mask():
+    stack = skae.StackedAE(
+        2, hidden_layer_sizes=(4,), layer_estimator=skae.DenoisingAE(noise="missing")
+    )
+    with pytest.raises(ValueError, match="reads a mask"):
+        stack.fit(unit_data())
+
+
 # ---------------------------------------------------------------- what is learned
 
 
