@@ -66,12 +66,14 @@ class AutoencoderImputer(FittedStateMixin, OneToOneFeatureMixin, TransformerMixi
     is returned unchanged, bit for bit.
 
     The columns are first scaled (``scaling``), from their observed
-    entries: standardised by default, so that every column's error weighs
-    alike in the autoencoder's loss whatever its units, as
+    entries.  Columns in their own units are standardised, so that every
+    column's error weighs alike in the autoencoder's loss, as
     :class:`~sklearn.impute.IterativeImputer`'s regressions of one column
-    on the others do.  Without it, the squared error of an autoencoder is
+    on the others do: without it, the squared error of an autoencoder is
     that of the columns of largest variance, and columns of small spread are
-    filled little better than by their mean.
+    filled little better than by their mean.  Data already in [0, 1]
+    (pixels) is mapped column by column onto [0, 1] instead: standardising
+    a pixel that is nearly always 0 would make its rare values huge.
 
     One pass is all: encoding a filled row again to refine its fill
     (replacing the missing entries by the new reconstruction, a few times)
@@ -93,10 +95,12 @@ class AutoencoderImputer(FittedStateMixin, OneToOneFeatureMixin, TransformerMixi
     missing_values : int, float or np.nan, default=np.nan
         The placeholder of a missing entry.  pandas' ``pd.NA`` in nullable
         columns arrives as NaN.
-    scaling : {"standard", "minmax"} or None, default="standard"
+    scaling : {"auto", "standard", "minmax"} or None, default="auto"
         How each column is scaled before the autoencoder, from its observed
-        entries: to zero mean and unit variance, to [0, 1] (for an
+        entries: to zero mean and unit variance, to [0, 1] (also for an
         ``estimator`` with ``loss="bce"``), or not at all (None).
+        ``"auto"`` is ``"minmax"`` where every observed entry of ``X`` at
+        ``fit`` lies in [0, 1], ``"standard"`` otherwise.
     random_state : int, RandomState instance or None, default=None
         Seeds the default autoencoder (a given ``estimator`` keeps its own).
 
@@ -154,7 +158,7 @@ class AutoencoderImputer(FittedStateMixin, OneToOneFeatureMixin, TransformerMixi
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "transform", "inverse_transform"]), None],
         "missing_values": [Real],
-        "scaling": [StrOptions({"standard", "minmax"}), None],
+        "scaling": [StrOptions({"auto", "standard", "minmax"}), None],
         "random_state": ["random_state"],
     }
 
@@ -163,7 +167,7 @@ class AutoencoderImputer(FittedStateMixin, OneToOneFeatureMixin, TransformerMixi
         estimator=None,
         *,
         missing_values=np.nan,
-        scaling="standard",
+        scaling="auto",
         random_state=None,
     ):
         self.estimator = estimator
@@ -262,12 +266,16 @@ class AutoencoderImputer(FittedStateMixin, OneToOneFeatureMixin, TransformerMixi
                 "missing, so nothing can be learned about them. Drop those columns "
                 "(or impute them) before fitting."
             )
-        if self.scaling == "standard":
+        low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        scaling = self.scaling
+        if scaling == "auto":
+            scaling = "minmax" if low.min() >= 0.0 and high.max() <= 1.0 else "standard"
+        if scaling == "standard":
             center = np.nanmean(X, axis=0, dtype=np.float64)
             scale = np.nanstd(X, axis=0, dtype=np.float64)
         else:
-            center = np.nanmin(X, axis=0).astype(np.float64)
-            scale = np.nanmax(X, axis=0).astype(np.float64) - center
+            center = low.astype(np.float64)
+            scale = high.astype(np.float64) - center
         # A constant column is only centred, as StandardScaler does.
         scale[scale == 0.0] = 1.0
         return center, scale

@@ -172,3 +172,14 @@ def test_any_skae_autoencoder_can_impute():
         filled = fit(AutoencoderImputer(estimator), X_missing).transform(X_missing)
         np.testing.assert_array_equal(filled[~holes], X[~holes])
         assert np.isfinite(filled).all()
+
+
+def test_auto_scaling_standardises_columns_in_their_units_and_maps_pixels_onto_0_1():
+    X, X_missing, _ = planted(n=120)
+    imputer = fit(small_imputer(), X_missing)
+    np.testing.assert_allclose(imputer.center_, np.nanmean(X_missing, axis=0))
+    np.testing.assert_allclose(imputer.scale_, np.nanstd(X_missing, axis=0))
+    pixels = (X_missing - np.nanmin(X_missing)) / (np.nanmax(X_missing) - np.nanmin(X_missing))
+    imputer = fit(small_imputer(), pixels)
+    np.testing.assert_array_equal(imputer.center_, np.nanmin(pixels, axis=0))
+    np.testing.assert_allclose(imputer.scale_, np.nanmax(pixels, axis=0) - imputer.center_)
