@@ -183,3 +183,55 @@ def test_auto_scaling_standardises_columns_in_their_units_and_maps_pixels_onto_0
     imputer = fit(small_imputer(), pixels)
     np.testing.assert_array_equal(imputer.center_, np.nanmin(pixels, axis=0))
     np.testing.assert_allclose(imputer.scale_, np.nanmax(pixels, axis=0) - imputer.center_)
+
+
+# ---------------------------------------------------------------- the benchmark
+
+
+def test_benchmark_masks_and_targets():
+    from benchmarks import imputation
+
+    square = imputation.square_mask(5, 12, seed=0)
+    assert square.shape == (5, 784) and (square.sum(axis=1) == 144).all()
+    assert abs(imputation.mcar_mask((200, 50), 0.3, seed=0).mean() - 0.3) < 0.02
+
+    def rec(dataset, pattern, method, rmse, seconds=1.0, estimated=None):
+        return {
+            "dataset": dataset,
+            "pattern": pattern,
+            "rows": 100,
+            "method": method,
+            "rmse": rmse,
+            "accuracy": 0.5,
+            "seconds": seconds,
+            "estimated_seconds": estimated,
+        }
+
+    records = [
+        rec("wine", "MCAR 10%", "iterative", 0.8),
+        rec("wine", "MCAR 10%", "skae", 0.7),
+        rec("fashion_mnist", "MCAR 10%", "KNN", 0.6),
+        rec("fashion_mnist", "MCAR 10%", "skae", 0.5, seconds=10.0),
+        rec("fashion_mnist", "MCAR 10%", "skae, 1 refinement", 0.4),
+        rec("fashion_mnist", "MCAR 10%", "iterative", None, seconds=None, estimated=100.0),
+    ]
+    met = {target: ok for target, ok, _ in imputation.targets(records)}
+    assert all(met.values()) and len(met) == 3
+    records[1]["rmse"] = 0.9
+    records[3]["rmse"] = 0.65
+    met = [ok for _, ok, _ in imputation.targets(records)]
+    assert met == [False, False, True]
+    text = imputation.markdown(records, {}, "python benchmarks/imputation.py", quick=True)
+    assert "NOT met" in text and "| skae | 0.6500 |" in text
+
+
+def test_benchmark_refinement_and_vae_draws_keep_observed_entries(fitted):
+    from benchmarks import imputation
+
+    imputer, X, X_missing, holes = fitted
+    filled = imputer.transform(X_missing)
+    refined = imputation.refine(imputer, X_missing, filled, 2)
+    np.testing.assert_array_equal(refined[~holes], X_missing[~holes])
+    vae = fit(AutoencoderImputer(skae.VAE(random_state=0, **SMALL)), X_missing)
+    record = imputation.vae_calibration("planted", "MCAR 30%", vae, X, X_missing, holes, draws=8)
+    assert 0 <= record["coverage latent"] <= record["coverage with decoder noise"] <= 1
