@@ -102,7 +102,9 @@ class OutlierDetector(FittedStateMixin, OutlierMixin, BaseEstimator):
     :math:`r = x - \hat x`, two quantities measure how unusual it is:
 
     - the **reconstruction error** :math:`e(x) = \frac1d \sum_j r_j^2 / w_j`:
-      how far the row lies from what the autoencoder can represent.  The
+      how far the row lies from what the autoencoder can represent.  A row
+      with missing entries (NaN) averages over its observed ones instead
+      (:math:`d` of them), and one without any has :math:`e = 0`.  The
       weights follow ``error``: for ``"standardized"``,
       :math:`w_j = \sigma_j^2 + 0.1\, \overline{\sigma^2}` with
       :math:`\sigma_j^2` the mean squared residual of feature :math:`j` on
@@ -316,14 +318,28 @@ class OutlierDetector(FittedStateMixin, OutlierMixin, BaseEstimator):
             estimator.set_params(random_state=self.random_state)
         return estimator
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
     def _check_X(self, X, *, reset: bool):
-        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], order="C")
+        # NaN marks a missing entry, as for the autoencoders; infinity is an error.
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            order="C",
+            ensure_all_finite="allow-nan",
+        )
 
     def _set_statistics(self, X: np.ndarray) -> None:
         """The weights, code statistics and medians of the score, from the rows ``X``."""
         if self.error == "standardized":
             totals = sum(sq.sum(axis=0) for sq in self._squared_residuals(X))
-            scale = totals / X.shape[0]
+            # Each feature's mean over the rows where it is observed.
+            scale = totals / np.maximum((~np.isnan(X)).sum(axis=0), 1)
             mean = float(scale.mean())
             # Every residual zero (data the network reproduces exactly): the
             # features weigh alike.
@@ -386,16 +402,28 @@ class OutlierDetector(FittedStateMixin, OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------ scoring
 
     def _squared_residuals(self, X: np.ndarray):
-        """``(x - x̂)²`` of the rows of ``X``, chunk by chunk (float64)."""
+        """``(x - x̂)²`` of the rows of ``X``, chunk by chunk (float64); 0 at a
+        missing entry."""
         for start in range(0, X.shape[0], SCORE_CHUNK_ROWS):
             chunk = X[start : start + SCORE_CHUNK_ROWS]
             residual = chunk - self.estimator_.reconstruct(chunk)
-            yield np.square(residual, dtype=np.float64)
+            yield np.nan_to_num(np.square(residual, dtype=np.float64), nan=0.0)
+
+    def _observed_per_row(self, X: np.ndarray) -> np.ndarray:
+        """The :math:`d` of each row: its observed entries (at least 1)."""
+        if not np.isnan(X).any():
+            return np.full(X.shape[0], float(X.shape[1]))
+        return np.maximum((~np.isnan(X)).sum(axis=1), 1).astype(np.float64)
 
     def _errors(self, X: np.ndarray) -> np.ndarray:
         """The reconstruction error :math:`e` of each row."""
-        weights = 1.0 / (self.error_scale_ * X.shape[1])
-        return np.concatenate([sq @ weights for sq in self._squared_residuals(X)])
+        if not np.isnan(X).any():
+            weights = 1.0 / (self.error_scale_ * X.shape[1])
+            return np.concatenate([sq @ weights for sq in self._squared_residuals(X)])
+        weighted = np.concatenate(
+            [sq @ (1.0 / self.error_scale_) for sq in self._squared_residuals(X)]
+        )
+        return weighted / self._observed_per_row(X)
 
     def _code_distances(self, X: np.ndarray) -> np.ndarray:
         """The code distance :math:`m` of each row."""
@@ -488,5 +516,10 @@ class OutlierDetector(FittedStateMixin, OutlierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        weights = self._error_factor() / (self.error_scale_ * X.shape[1])
-        return np.concatenate([sq * weights for sq in self._squared_residuals(X)])
+        if not np.isnan(X).any():
+            weights = self._error_factor() / (self.error_scale_ * X.shape[1])
+            return np.concatenate([sq * weights for sq in self._squared_residuals(X)])
+        weights = self._error_factor() / self.error_scale_
+        contributions = np.concatenate([sq * weights for sq in self._squared_residuals(X)])
+        # A missing entry contributes 0; the others share the row's error.
+        return contributions / self._observed_per_row(X)[:, None]

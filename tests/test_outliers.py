@@ -270,12 +270,28 @@ def test_wrong_number_of_features_is_refused(fitted, data, method):
         getattr(fitted, method)(data[0][:, :7])
 
 
-@pytest.mark.parametrize("method", ["fit", "predict", "score_samples"])
-def test_nan_is_refused(fitted, data, method):
+def test_missing_entries_are_scored_by_the_observed_ones(fitted, data):
     X = data[0].copy()
     X[3, 2] = np.nan
+    X[5] = np.nan  # a row without an observed entry
+    scores = fitted.score_samples(X)
+    assert np.isfinite(scores).all()
+    assert set(np.unique(fitted.predict(X))) <= {-1, 1}
+    contributions = fitted.feature_contributions(X)
+    assert contributions[3, 2] == 0 and not contributions[5].any()
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + fitted._code_term(X), -scores, rtol=1e-10
+    )
+    refit = clone(fitted).fit(X)
+    assert np.isfinite(refit.offset_) and np.isfinite(refit.error_scale_).all()
+
+
+@pytest.mark.parametrize("method", ["fit", "predict", "score_samples"])
+def test_infinity_is_refused(fitted, data, method):
+    X = data[0].copy()
+    X[3, 2] = np.inf
     target = clone(fitted) if method == "fit" else fitted
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="infinity"):
         getattr(target, method)(X)
 
 
