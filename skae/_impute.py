@@ -23,7 +23,7 @@ DEFAULT_MAX_COMPONENTS = 128
 
 
 def _is_nan(value) -> bool:
-    return isinstance(value, Real) and np.isnan(value)
+    return isinstance(value, Real) and bool(np.isnan(value))
 
 
 def default_estimator(n_samples: int, n_features: int, random_state=None):
