@@ -251,6 +251,11 @@ def _epoch_means(values: list, n_values: int, weights: torch.Tensor) -> list:
     return (weights @ per_batch).tolist()
 
 
+# Shorter than tqdm's default (no percentage, no rate), so that the loss and the
+# validation score still fit on an 80-column terminal.
+_BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} epochs |{bar}| [{elapsed}<{remaining}{postfix}]"
+
+
 def _progress_bar(config: LoopConfig):
     if config.verbose < 1:
         return None
@@ -261,7 +266,13 @@ def _progress_bar(config: LoopConfig):
     # The finished bar of a fit stays on screen (its last loss and validation
     # score); the one-epoch bars of partial_fit are cleared.
     leave = config.max_iter > 1
-    return tqdm(total=config.max_iter, desc=config.description, unit="epoch", leave=leave)
+    return tqdm(
+        total=config.max_iter,
+        desc=config.description,
+        unit="epoch",
+        leave=leave,
+        bar_format=_BAR_FORMAT,
+    )
 
 
 def run_epochs(

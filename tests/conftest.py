@@ -14,6 +14,40 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+# The tests CI also runs on the oldest numpy, scikit-learn, torch and tqdm that
+# pyproject.toml admits (.ci/run: ``pytest -m core``), a subset so that CI fits
+# its time: the modules that reach the APIs which differ between releases
+# (private torch and scikit-learn APIs, optimiser state, model files, input
+# validation, progress bars), and scikit-learn's estimator checks on one
+# estimator of each kind, whose checks reach the shared base class.
+CORE_MODULES = {
+    "test_adam.py",
+    "test_compat.py",
+    "test_config.py",
+    "test_linear.py",
+    "test_losses.py",
+    "test_persistence.py",
+    "test_progress.py",
+    "test_reliability.py",
+    "test_sparse_input.py",
+    "test_streaming.py",
+    "test_threads.py",
+    "test_training_loop.py",
+    "test_undercomplete.py",
+}
+CORE_CHECKED_ESTIMATORS = {"UndercompleteAE", "OutlierDetector"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in CORE_MODULES:
+            item.add_marker(pytest.mark.core)
+        elif item.path.name == "test_common.py":
+            estimator = getattr(item, "callspec", None) and item.callspec.params.get("estimator")
+            if type(estimator).__name__ in CORE_CHECKED_ESTIMATORS:
+                item.add_marker(pytest.mark.core)
+
+
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's digits, scaled to [0, 1], split 1400 train / 397 test."""
