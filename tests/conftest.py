@@ -18,14 +18,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # pyproject.toml admits (.ci/run: ``pytest -m core``), a subset so that CI fits
 # its time: the modules that reach the APIs which differ between releases
 # (private torch and scikit-learn APIs, optimiser state, model files, input
-# validation, progress bars), and scikit-learn's estimator checks on one
+# validation, missing values, progress bars), and scikit-learn's estimator checks on one
 # estimator of each kind, whose checks reach the shared base class.
 CORE_MODULES = {
     "test_adam.py",
     "test_compat.py",
     "test_config.py",
     "test_linear.py",
+    "test_impute.py",
     "test_losses.py",
+    "test_missing.py",
     "test_persistence.py",
     "test_progress.py",
     "test_reliability.py",
@@ -35,7 +37,7 @@ CORE_MODULES = {
     "test_training_loop.py",
     "test_undercomplete.py",
 }
-CORE_CHECKED_ESTIMATORS = {"UndercompleteAE", "OutlierDetector"}
+CORE_CHECKED_ESTIMATORS = {"UndercompleteAE", "OutlierDetector", "AutoencoderImputer"}
 
 
 def pytest_collection_modifyitems(config, items):
