@@ -499,7 +499,8 @@ class BaseAutoencoder(
         X, missing = self._check_rows(X, reset=not continuing)
         if not continuing:
             self._init_state(X)
-        self.precision_ = resolve_precision(self.precision, self.device_)
+        # The warning points at the caller of fit, above fit_context's wrapper.
+        self.precision_ = resolve_precision(self.precision, self.device_, stacklevel=2)
         rows = self._training_rows(X)
         yardstick = self._divergence_yardstick(rows, missing)
         X_val = None
@@ -549,7 +550,7 @@ class BaseAutoencoder(
         X, missing = self._check_rows(X, reset=first)
         if first:
             self._init_state(X)
-        self.precision_ = resolve_precision(self.precision, self.device_)
+        self.precision_ = resolve_precision(self.precision, self.device_, stacklevel=1)
         rows = self._training_rows(X)
         config = self._loop_config(
             1,

@@ -89,12 +89,14 @@ _fallback_warned = False
 _fallback_lock = threading.Lock()
 
 
-def resolve_precision(precision: str, device) -> str:
+def resolve_precision(precision: str, device, stacklevel: int = 1) -> str:
     """The precision a fit on ``device`` runs in: ``precision``, or float32 where
     ``"bfloat16"`` would be emulated.
 
     The fallback warns (``UserWarning``) once per process: a grid search
-    that fits hundreds of models needs to hear it once.
+    that fits hundreds of models needs to hear it once.  ``stacklevel``
+    counts the caller's frames above this function that the warning skips
+    (1: it points at the caller's caller).
     """
     global _fallback_warned
     if precision == "float32" or native_bfloat16(device):
@@ -102,13 +104,15 @@ def resolve_precision(precision: str, device) -> str:
     with _fallback_lock:
         warn, _fallback_warned = not _fallback_warned, True
     if warn:
-        where = "this CPU has" if torch.device(device).type == "cpu" else "this GPU has"
+        if torch.device(device).type == "cpu":
+            lacking = "this CPU has no native bfloat16 products (AVX512-BF16 or AMX)"
+        else:
+            lacking = "this GPU has no native bfloat16 products (compute capability 8.0)"
         warnings.warn(
-            f"precision='bfloat16' trains in float32 instead: {where} no native bfloat16 "
-            "products (AVX512-BF16 or AMX on a CPU, compute capability 8.0 on a GPU), "
-            "and emulated bfloat16 is slower than float32. This warning is shown once.",
+            f"precision='bfloat16' trains in float32 instead: {lacking}, and emulated "
+            "bfloat16 is slower than float32. This warning is shown once.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel + 2,
         )
     return "float32"
 

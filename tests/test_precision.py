@@ -183,6 +183,7 @@ def test_without_native_bfloat16_it_warns_once_and_trains_in_float32(digits, no_
     fallbacks = [w for w in caught if "trains in float32" in str(w.message)]
     assert len(fallbacks) == 1
     assert fallbacks[0].category is UserWarning
+    assert fallbacks[0].filename == __file__  # it points at the call of fit
     assert first.precision_ == second.precision_ == "float32"
     plain = UndercompleteAE(16, **SMALL).fit(X)
     assert first.loss_curve_ == plain.loss_curve_
