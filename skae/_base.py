@@ -28,6 +28,7 @@ from ._networks import (
     multiply_adds_per_row,
 )
 from ._persistence import save_model
+from ._precision import PRECISIONS, mixed_precision, resolve_precision
 from ._scaling import Scaling, column_ranges
 from ._state import FittedStateMixin
 from ._training import (
@@ -147,6 +148,7 @@ class BaseAutoencoder(
         "feature_names_in_": "feature_names",
         "n_components_": "positive_int",
         "device_": "device",
+        "precision_": "precision",
         "output_activation_": "activation",
         "mean_": "feature_vector",
         "scale_": "positive_float",
@@ -182,6 +184,7 @@ class BaseAutoencoder(
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "precision": [StrOptions(set(PRECISIONS))],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
@@ -206,6 +209,7 @@ class BaseAutoencoder(
         tol=1e-4,
         random_state=None,
         device="auto",
+        precision="float32",
         verbose=0,
         warm_start=False,
     ):
@@ -413,6 +417,7 @@ class BaseAutoencoder(
             description=type(self).__name__,
             threads=step_threads(step, batch_rows * self.n_features_in_, self.device_),
             missing=missing,
+            precision=self.precision_,
         )
         values.update(overrides)
         return LoopConfig(**values)
@@ -494,6 +499,8 @@ class BaseAutoencoder(
         X, missing = self._check_rows(X, reset=not continuing)
         if not continuing:
             self._init_state(X)
+        # The warning points at the caller of fit, above fit_context's wrapper.
+        self.precision_ = resolve_precision(self.precision, self.device_, stacklevel=2)
         rows = self._training_rows(X)
         yardstick = self._divergence_yardstick(rows, missing)
         X_val = None
@@ -543,6 +550,7 @@ class BaseAutoencoder(
         X, missing = self._check_rows(X, reset=first)
         if first:
             self._init_state(X)
+        self.precision_ = resolve_precision(self.precision, self.device_, stacklevel=1)
         rows = self._training_rows(X)
         config = self._loop_config(
             1,
@@ -750,6 +758,14 @@ class BaseAutoencoder(
             return self.module_
         return copy.deepcopy(self.module_).double()
 
+    def _inference_precision(self, dtype) -> str:
+        """The precision of inference on input of ``dtype``: the fit's
+        (``precision_``), but float64 input runs in float64."""
+        if dtype == np.float64:
+            return "float32"  # no autocast: the float64 copy of the network
+        # Models pickled before skae had the parameter were fitted in float32.
+        return getattr(self, "precision_", "float32")
+
     def _map_batches(
         self, X: np.ndarray, fn, n_out: int, *, internal_input: bool = True, missing=False
     ) -> np.ndarray:
@@ -758,11 +774,13 @@ class BaseAutoencoder(
         Computes and returns ``X``'s float dtype; memory beyond the output is
         one batch.  With ``missing`` (``X`` has NaN), each batch is filled
         (:meth:`skae._scaling.Scaling.filler`) and ``fn(module, x, observed)``
-        also receives its mask.
+        also receives its mask.  ``fn`` runs in the fit's precision
+        (:meth:`_inference_precision`); a bfloat16 result is returned as float32.
         """
         self.module_.eval()
         module = self._inference_module(X.dtype)
         device = next(module.parameters()).device
+        precision = self._inference_precision(X.dtype)
         shape = (X.shape[0], n_out) if n_out else (X.shape[0],)
         out = np.empty(shape, dtype=X.dtype)
         batch = _inference_rows(X)
@@ -780,11 +798,12 @@ class BaseAutoencoder(
                     x = self._to_internal(chunk, device, X.dtype, out=scaled)
                 else:
                     x = torch.as_tensor(np.array(chunk, copy=True), device=device)
-                if filled is None:
-                    result = fn(module, x)
-                else:
-                    result = fn(module, *filled(x))
-                out[start : start + len(chunk)] = result.cpu().numpy()
+                with mixed_precision(precision, device):
+                    if filled is None:
+                        result = fn(module, x)
+                    else:
+                        result = fn(module, *filled(x))
+                out[start : start + len(chunk)] = result.to(x.dtype).cpu().numpy()
         return out
 
     def transform(self, X):
@@ -830,7 +849,9 @@ class BaseAutoencoder(
         scaling = self._scaling()
 
         def decode(module, z):
-            return scaling.unscale_(module.decode(z))  # in place: a new tensor of the chunk's size
+            # In place on a new tensor of the chunk's size, in z's precision
+            # (a bfloat16 network's output is unscaled in float32).
+            return scaling.unscale_(module.decode(z).to(z.dtype))
 
         return self._map_batches(Z, decode, self.n_features_in_, internal_input=False)
 

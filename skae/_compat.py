@@ -19,6 +19,11 @@ PyTorch:
   (:func:`onednn_linear`).  Fallback: :func:`torch.nn.functional.linear`.
 * ``torch.ops.aten.sigmoid_backward``: the logistic's derivative times a
   gradient in one pass (:func:`sigmoid_backward`).  Fallback: the formula.
+* ``torch.cpu.get_capabilities`` (``torch.cpu._is_avx512_bf16_supported``,
+  ``torch.cpu._is_amx_tile_supported`` before it): whether the CPU
+  multiplies bfloat16 natively, where ``/proc/cpuinfo`` cannot tell
+  (:func:`cpu_bfloat16_capability`).  Fallback: None (unknown), which
+  :mod:`skae._precision` takes for no.
 
 scikit-learn:
 
@@ -50,6 +55,7 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "active_paths",
+    "cpu_bfloat16_capability",
     "fit_context",
     "fused_adam_available",
     "fused_adam_step",
@@ -188,6 +194,26 @@ def sigmoid_backward(grad: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if _SIGMOID_BACKWARD is None:
         return grad * (1.0 - y) * y
     return _SIGMOID_BACKWARD(grad, y)
+
+
+def cpu_bfloat16_capability() -> bool | None:
+    """Whether PyTorch's CPU query finds native bfloat16 products (AVX512-BF16, AMX).
+
+    None where this PyTorch has no such query, or it fails.
+    """
+    cpu = getattr(torch, "cpu", None)
+    try:
+        capabilities = getattr(cpu, "get_capabilities", None)
+        if capabilities is not None:
+            found = capabilities()
+            return bool(found.get("avx512_bf16", False) or found.get("amx_bf16", False))
+        avx512_bf16 = getattr(cpu, "_is_avx512_bf16_supported", None)
+        amx = getattr(cpu, "_is_amx_tile_supported", None)
+        if avx512_bf16 is None and amx is None:
+            return None
+        return bool((avx512_bf16 is not None and avx512_bf16()) or (amx is not None and amx()))
+    except (AttributeError, RuntimeError, TypeError):
+        return None
 
 
 # ----------------------------------------------------------- scikit-learn
@@ -421,6 +447,7 @@ def active_paths() -> dict:
         "torch._foreach_add_": _FOREACH_ADD is not None,
         "torch.ops.mkldnn._linear_pointwise (oneDNN)": onednn_available(),
         "torch.ops.aten.sigmoid_backward": _SIGMOID_BACKWARD is not None,
+        "torch.cpu.get_capabilities (bfloat16 query)": cpu_bfloat16_capability() is not None,
         "sklearn.utils._param_validation": _SKLEARN_PARAM_VALIDATION is not None,
         "sklearn.base._fit_context": _SKLEARN_FIT_CONTEXT is not None,
         "BaseEstimator._validate_params": hasattr(BaseEstimator, "_validate_params"),

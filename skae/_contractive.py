@@ -143,6 +143,7 @@ class ContractiveAE(BaseAutoencoder):
         tol=1e-4,
         random_state=None,
         device="auto",
+        precision="float32",
         verbose=0,
         warm_start=False,
     ):

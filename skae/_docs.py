@@ -106,6 +106,25 @@ PARAMETERS = {
         '{"auto", "cpu", "cuda"}',
         'Where to train; ``"auto"`` uses a GPU when one is available.',
     ),
+    "precision": (
+        '{"float32", "bfloat16"}',
+        'Arithmetic of training and inference.  ``"float32"`` computes in '
+        "float32 throughout and is bit-reproducible: same seed, same data, same "
+        'machine, same model.  ``"bfloat16"`` is mixed precision: the matrix '
+        "products of the forward pass (linear layers, convolutions) take "
+        "bfloat16 operands under :func:`torch.autocast`, while the weights, "
+        "their gradients, Adam's state, the loss and its sums stay float32.  "
+        "Use it for large fits on hardware that multiplies bfloat16 natively "
+        "(CPUs with AVX512-BF16 or AMX, GPUs of compute capability 8.0 or "
+        "later), where those products, most of an epoch of a wide network, "
+        "are faster; the speed benchmark's precision section measures the "
+        "epoch time and the test error on a machine.  Codes and "
+        "reconstructions then carry bfloat16's rounding (about 3 significant "
+        "digits).  Elsewhere bfloat16 would be emulated, more slowly than "
+        "float32, so the fit warns once per process and trains in float32.  "
+        "Inference follows the fit (``precision_``), except on float64 input, "
+        "which runs in float64.",
+    ),
     "verbose": (
         "int",
         "``1`` shows a progress bar over epochs; ``2`` also logs every epoch to "
@@ -132,6 +151,7 @@ TRAINING_PARAMETERS = (
     "tol",
     "random_state",
     "device",
+    "precision",
     "verbose",
     "warm_start",
 )
@@ -184,6 +204,12 @@ FITTED_ATTRIBUTES = {
     "best_loss_": ("float", "Lowest training loss."),
     "n_iter_": ("int", "Number of epochs run."),
     "device_": ("torch.device", "Device the model was trained on."),
+    "precision_": (
+        "str",
+        'The precision of the last fit: ``precision``, or ``"float32"`` where '
+        '``"bfloat16"`` fell back (no native bfloat16 on the device).  '
+        "Inference on float32 input runs in it.",
+    ),
 }
 
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{(?P<name>\w+)\}[ \t]*$", re.MULTILINE)

@@ -23,7 +23,10 @@ tensors of two dimensions on the CPU, products of at least
 ``MIN_MULTIPLY_ADDS`` multiply-adds, with a PyTorch that has the operator and
 passes a numerical self-check on first use (:func:`skae._compat.onednn_available`).
 Everything else -- float64, GPUs, other shapes, small products -- goes through
-:func:`torch.nn.functional.linear`.
+:func:`torch.nn.functional.linear`, and so does every product under CPU
+autocast (``precision="bfloat16"``, :mod:`skae._precision`): autocast casts
+``F.linear``'s operands to bfloat16, and has no rule for oneDNN's operator,
+which would multiply in float32.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _config
 from ._compat import onednn_available, onednn_linear
+from ._precision import autocast_active
 
 
 def cpu_vendor() -> str | None:
@@ -139,6 +143,7 @@ def _takes_onednn_path(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and x.shape[0] * weight.shape[0] * weight.shape[1] >= MIN_MULTIPLY_ADDS
+        and not autocast_active("cpu")
         and onednn_available()
     )
 

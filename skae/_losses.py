@@ -10,6 +10,10 @@ an entry was observed; a reconstruction term then sums over the observed
 entries only (``x`` holds a finite fill value in the others, which is never
 read).  ``observed=None`` means every entry was observed, and takes the
 unmasked path, which costs nothing more.
+
+Precision: every public function here is computed in float32 under
+``precision="bfloat16"`` (:func:`~skae._precision.in_float32`): the network's
+products may be bfloat16, its losses and their sums are not.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from torch.autograd.function import once_differentiable
 
 from ._compat import sigmoid_backward
 from ._linear import gram, matmul
+from ._precision import in_float32
 
 
+@in_float32
 def squared_error_per_row(
     x_hat: torch.Tensor, x: torch.Tensor, observed: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -39,6 +45,7 @@ def squared_error_per_row(
     return ((x_hat - x).square() * observed).sum(dim=1)
 
 
+@in_float32
 def cross_entropy_per_row(
     logits: torch.Tensor, x: torch.Tensor, observed: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -56,6 +63,7 @@ def cross_entropy_per_row(
     return F.binary_cross_entropy_with_logits(logits, x, weight, reduction="none").sum(dim=1)
 
 
+@in_float32
 def reconstruction_per_row(
     logits: torch.Tensor,
     x: torch.Tensor,
@@ -74,6 +82,7 @@ def reconstruction_per_row(
     return squared_error_per_row(output_activation(logits), x, observed)
 
 
+@in_float32
 def summed_squared_error(logits: torch.Tensor, x: torch.Tensor, output_activation) -> torch.Tensor:
     r""":math:`\sum_{ij} (\hat x_{ij} - x_{ij})^2` with :math:`\hat x = \text{out}(\text{logits})`.
 
@@ -88,6 +97,7 @@ def summed_squared_error(logits: torch.Tensor, x: torch.Tensor, output_activatio
     return F.mse_loss(output_activation(logits), x, reduction="sum")
 
 
+@in_float32
 def mean_reconstruction(
     logits: torch.Tensor, x: torch.Tensor, loss: str, output_activation
 ) -> torch.Tensor:
@@ -102,6 +112,7 @@ def mean_reconstruction(
     return summed_squared_error(logits, x, output_activation) / n
 
 
+@in_float32
 def masked_mean_reconstruction(
     logits: torch.Tensor, x: torch.Tensor, observed: torch.Tensor, loss: str, output_activation
 ) -> torch.Tensor:
@@ -124,6 +135,7 @@ def masked_mean_reconstruction(
     return total * (x.shape[1] / count)
 
 
+@in_float32
 def logistic_squared_error_sum(
     logits: torch.Tensor,
     x: torch.Tensor,
@@ -176,6 +188,7 @@ class _LogisticSquaredError(torch.autograd.Function):
         return grad_logits, grad_x, None, None, None
 
 
+@in_float32
 def bernoulli_kl(rho: float, rho_hat: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     r"""KL divergence between Bernoulli(ρ) and Bernoulli(ρ̂), elementwise.
 
@@ -190,16 +203,19 @@ def bernoulli_kl(rho: float, rho_hat: torch.Tensor, eps: float = 1e-7) -> torch.
     return rho * torch.log(rho / rho_hat) + (1.0 - rho) * torch.log((1.0 - rho) / (1.0 - rho_hat))
 
 
+@in_float32
 def kl_sparsity_penalty(code: torch.Tensor, rho: float) -> torch.Tensor:
     r"""Σ_j KL(ρ ‖ ρ̂_j) with ρ̂_j the mean activation of code unit j over the batch."""
     return bernoulli_kl(rho, code.mean(dim=0)).sum()
 
 
+@in_float32
 def l1_activity_penalty(code: torch.Tensor) -> torch.Tensor:
     r"""Mean over rows of :math:`\sum_j |a_j|`, the L1 sparsity penalty on the code."""
     return code.abs().sum(dim=1).mean()
 
 
+@in_float32
 def gaussian_kl_per_row(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     r"""KL(N(μ, σ²) ‖ N(0, I)) of each row, in closed form.
 
@@ -211,6 +227,7 @@ def gaussian_kl_per_row(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor
     return 0.5 * (mu.square() + log_var.exp() - log_var - 1.0).sum(dim=1)
 
 
+@in_float32
 def gaussian_log_likelihood_per_row(
     x_hat: torch.Tensor,
     x: torch.Tensor,
@@ -233,6 +250,7 @@ def gaussian_log_likelihood_per_row(
     )
 
 
+@in_float32
 def mean_gaussian_negative_log_likelihood(
     logits: torch.Tensor, x: torch.Tensor, output_activation, variance: float = 1.0
 ) -> torch.Tensor:
@@ -249,6 +267,7 @@ def mean_gaussian_negative_log_likelihood(
     return 0.5 * (squared / variance + d * math.log(2.0 * math.pi * variance))
 
 
+@in_float32
 def masked_mean_gaussian_negative_log_likelihood(
     logits: torch.Tensor,
     x: torch.Tensor,
@@ -270,6 +289,7 @@ def masked_mean_gaussian_negative_log_likelihood(
     return 0.5 * (squared / variance + d * math.log(2.0 * math.pi * variance))
 
 
+@in_float32
 def jacobian_frobenius_sq(weights, derivatives) -> torch.Tensor:
     r"""Exact squared Frobenius norm of an MLP encoder's Jacobian, per row.
 
@@ -328,6 +348,7 @@ def _per_row_from_factor(first, d1, a) -> torch.Tensor:
     return (_stack_matmul(a, gram_first) * a).sum(dim=(1, 2))
 
 
+@in_float32
 def mean_jacobian_frobenius_sq(weights, derivatives) -> torch.Tensor:
     r"""``jacobian_frobenius_sq(weights, derivatives).mean()``: the contractive penalty of a batch.
 

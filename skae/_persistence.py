@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ._networks import ACTIVATIONS
+from ._precision import PRECISIONS
 from ._state import FittedStateMixin, base_kind, estimator_class, fitted_fields
 from .exceptions import ModelFileError
 
@@ -174,7 +175,7 @@ class _Writer:
             return bool(value)
         if kind in ("float", "positive_float"):
             return float(value)
-        if kind in ("activation", "device"):
+        if kind in ("activation", "device", "precision"):
             return str(value)
         if kind == "feature_vector":
             return self.array(np.asarray(value), where)
@@ -423,6 +424,12 @@ class _Reader:
             _check(
                 isinstance(raw, str) and raw in ACTIVATIONS,
                 f"{where} must be one of {sorted(ACTIVATIONS)}, got {raw!r}.",
+            )
+            return raw
+        if kind == "precision":
+            _check(
+                isinstance(raw, str) and raw in PRECISIONS,
+                f"{where} must be one of {list(PRECISIONS)}, got {raw!r}.",
             )
             return raw
         if kind == "device":

@@ -21,12 +21,14 @@ global random state.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 from torch import nn
 
 from ._networks import Autoencoder, make_activation, make_linear, uninitialised
+from ._precision import autocast_active
 
 #: The recurrent cells a sequence autoencoder can be built of.
 RECURRENT_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -46,6 +48,30 @@ def make_recurrent(cell: str, n_in: int, n_hidden: int, generator, device=None) 
     # On a GPU, cuDNN wants the weights in one block; a no-op on the CPU.
     layer.flatten_parameters()
     return layer
+
+
+def _float32(value):
+    """``value`` (a tensor, or a tuple or list of them) in float32."""
+    if isinstance(value, torch.Tensor):
+        return value.float()
+    return type(value)(_float32(v) for v in value)
+
+
+@contextlib.contextmanager
+def _float32_recurrence(device_type: str):
+    """Run the recurrent layers in float32 even under autocast (``precision="bfloat16"``).
+
+    Yields the cast of their inputs and states: to float32 under autocast,
+    the identity otherwise.  oneDNN's bfloat16 LSTM has no kernel for CPUs
+    without native bfloat16, where the tests emulate it, so the recurrences
+    keep float32 on every device; the linear layers around them still run
+    in bfloat16.
+    """
+    if not autocast_active(device_type):
+        yield lambda value: value
+        return
+    with torch.autocast(device_type, enabled=False):
+        yield _float32
 
 
 class RecurrentStack(nn.Module):
@@ -81,9 +107,11 @@ class RecurrentStack(nn.Module):
         ``h`` for a GRU, each ``(1, N, width)``), or is None for zeros.
         """
         finals = []
-        for i, layer in enumerate(self.layers):
-            x, state = layer(x, None if states is None else states[i])
-            finals.append(state)
+        with _float32_recurrence(x.device.type) as cast:
+            x, states = cast(x), None if states is None else cast(states)
+            for i, layer in enumerate(self.layers):
+                x, state = layer(x, None if states is None else states[i])
+                finals.append(state)
         return x, finals
 
 

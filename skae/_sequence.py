@@ -152,6 +152,7 @@ class SequenceAE(BaseAutoencoder):
         tol=1e-4,
         random_state=None,
         device="auto",
+        precision="float32",
         verbose=0,
         warm_start=False,
     ):
@@ -283,7 +284,7 @@ class SequenceAE(BaseAutoencoder):
         scaling = self._scaling()
 
         def predict(module, x, observed=None):
-            return scaling.unscale_(module.decode(module.encode(x)))
+            return scaling.unscale_(module.decode(module.encode(x)).to(x.dtype))
 
         rows = self._map_batches(X, predict, self.n_features_in_, missing=missing)
         return np.ascontiguousarray(rows[:, observed:])

@@ -18,33 +18,9 @@ import torch
 
 from . import _compat, _linear
 from ._config import get_config
+from ._precision import cpu_native_bfloat16
 
 __all__ = ["show_config"]
-
-# CPU flags of native bfloat16 arithmetic: x86's AVX-512 and AMX extensions,
-# Arm's BF16 instructions.
-_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
-
-
-def _cpu_flags() -> frozenset | None:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (Linux), or None where unknown."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return frozenset(value.split())
-    except OSError:
-        return None
-    return None
-
-
-def _native_bfloat16() -> bool | None:
-    """Whether the CPU computes in bfloat16 natively; None where that cannot be told cheaply."""
-    flags = _cpu_flags()
-    return None if flags is None else bool(flags & _BFLOAT16_FLAGS)
 
 
 def _blas() -> str:
@@ -87,7 +63,7 @@ def _config_info() -> dict:
             **_cuda(),
             "cpu vendor": _linear.cpu_vendor(),
             "cpu capability": _cpu_capability(),
-            "native bfloat16": _native_bfloat16(),
+            "native bfloat16": cpu_native_bfloat16(),
             "torch threads": torch.get_num_threads(),
             "blas": _blas(),
         },
@@ -107,8 +83,9 @@ def show_config(mode: str = "stdout"):
     """Print the versions, the device and the fast paths skae uses on this machine.
 
     The versions of Python, skae, numpy, scikit-learn and PyTorch; CUDA and
-    the CPU (its vendor, the instruction set PyTorch's kernels use, native
-    bfloat16 support where ``/proc/cpuinfo`` tells it), the BLAS PyTorch was
+    the CPU (its vendor, the instruction set PyTorch's kernels use, whether
+    it multiplies bfloat16 natively, which ``precision="bfloat16"`` needs),
+    the BLAS PyTorch was
     built with; skae's settings (:func:`get_config`); and which fast paths
     are active: Adam's fused kernel, and the oneDNN products of linear
     layers (the setting, skae's choice for this CPU, the operator's

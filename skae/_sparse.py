@@ -131,6 +131,7 @@ class SparseAE(BaseAutoencoder):
         tol=1e-4,
         random_state=None,
         device="auto",
+        precision="float32",
         verbose=0,
         warm_start=False,
     ):

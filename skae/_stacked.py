@@ -43,15 +43,16 @@ class StackedAE(BaseAutoencoder):
     - ``None`` (default): a plain shallow autoencoder sharing the stack's
       settings (:class:`UndercompleteAE` where the layer narrows, a one-layer
       ``StackedAE`` where it widens, since a plain overcomplete layer is
-      regularised only by its early stopping and weight decay).  The first
+      regularised only by its early stopping and weight decay), with the
+      stack's ``precision``, ``device`` and batch settings.  The first
       layer uses the stack's ``loss``; deeper layers reconstruct the previous
       code through ``activation`` (cross-entropy for a logistic
       ``activation``, squared error otherwise), which is what the assembled
       decoder computes.
     - ``DenoisingAE(...)``: the stacked denoising autoencoder of Vincent et
       al. (2010); ``SparseAE(...)`` or ``ContractiveAE(...)`` likewise.  The
-      template's other settings (noise, penalty, loss, ``max_iter``...) apply
-      to every layer.
+      template's other settings (noise, penalty, loss, ``max_iter``,
+      ``precision``...) apply to every layer.
     - :class:`~sklearn.neural_network.BernoulliRBM`: the deep belief network
       pretraining of Hinton & Salakhutdinov (2006).  The RBM's
       ``components_`` and ``intercept_hidden_`` initialise the encoder layer
@@ -162,6 +163,7 @@ class StackedAE(BaseAutoencoder):
         tol=1e-4,
         random_state=None,
         device="auto",
+        precision="float32",
         verbose=0,
         warm_start=False,
     ):

@@ -32,6 +32,7 @@ kind                 value
 ``float``            float, including infinities and NaN
 ``positive_float``   finite float > 0
 ``activation``       the name of an activation of ``skae._networks``
+``precision``        ``"float32"`` or ``"bfloat16"``
 ``device``           ``torch.device``; a CUDA device becomes the CPU when
                      no GPU is present
 ``feature_vector``   float64 array of shape ``(n_features,)``, finite
@@ -88,6 +89,7 @@ FIELD_KINDS = {
     "float": "float, infinities and NaN included",
     "positive_float": "finite float > 0",
     "activation": "name of an activation",
+    "precision": "'float32' or 'bfloat16'",
     "device": "torch.device",
     "feature_vector": "float64 array of shape (n_features,), finite",
     "feature_names": "array of str of shape (n_features,), absent without column names",

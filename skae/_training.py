@@ -25,6 +25,7 @@ import torch
 
 from ._batches import BatchSource
 from ._config import get_config
+from ._precision import mixed_precision
 from .exceptions import TrainingDiverged
 
 logger = logging.getLogger("skae")
@@ -65,6 +66,9 @@ class LoopConfig:
     #: The training rows have missing entries (NaN): each batch then carries
     #: its mask of observed entries to the loss.
     missing: bool = False
+    #: The precision of each step's forward pass and loss, as resolved for
+    #: the device (:func:`skae._precision.resolve_precision`).
+    precision: str = "float32"
 
 
 #: Multiply-adds of one training step per CPU thread: below it, another
@@ -297,6 +301,9 @@ def run_epochs(
     has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
     With early stopping the best weights seen are restored at the end.
     The whole call runs on ``config.threads`` CPU threads (:func:`step_threads`).
+    With ``config.precision="bfloat16"`` each ``batch_loss`` runs under
+    autocast (:func:`skae._precision.mixed_precision`); the backward pass
+    and the optimiser's step run outside it, on float32 weights.
 
     Returns
     -------
@@ -324,6 +331,7 @@ def _epochs(
     # at the end.  Without: those at the end of the epoch with the lowest
     # loss, restored only if the fit is interrupted (never a half-done epoch).
     best = _Snapshot(module)
+    device = next(module.parameters()).device
     status = "max_iter"
     bar = _progress_bar(config)
     shares = source.shares()
@@ -335,7 +343,8 @@ def _epochs(
             values, names = [], ()
             for x, observed in source.epoch(generator):
                 _set_step_size(optimizer, next(schedule))
-                loss, terms = batch_loss(x, observed)
+                with mixed_precision(config.precision, device):
+                    loss, terms = batch_loss(x, observed)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -350,7 +359,8 @@ def _epochs(
                 history.terms.setdefault(name, []).append(value)
 
             if config.early_stopping:
-                score = validation_score(X_val)  # in eval mode
+                with mixed_precision(config.precision, device):
+                    score = validation_score(X_val)  # in eval mode
                 module.train()
                 history.validation_scores.append(score)
                 improved = _improved(score, history.best_validation_score, config.tol)
@@ -451,7 +461,7 @@ def _check_final(module, source, batch_loss, generator, config: LoopConfig, epoc
         return
     state = generator.get_state()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), mixed_precision(config.precision, next(module.parameters()).device):
             loss, terms = batch_loss(*source.first())
     finally:
         generator.set_state(state)

@@ -14,7 +14,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import skae
 from benchmarks import profile_training
-from benchmarks.speed import common, render, threads, train, transform, vae, variants
+from benchmarks.speed import common, precision, render, threads, train, transform, vae, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -233,6 +233,40 @@ FIGURES = {
         "skae": {"seconds_per_epoch": 0.7, "setup_seconds": 0.05, "test_elbo_per_image": -254.4},
         "loop": {"seconds_per_epoch": 0.8, "test_elbo_per_image": -255.4},
     },
+    "precision": {
+        "data": "Fashion-MNIST",
+        "rows": 60_000,
+        "features": 784,
+        "test_data": "Fashion-MNIST's test images",
+        "test_rows": 10_000,
+        "network": {"hidden": 1024, "code": 32, "batch": 256, "lr": 0.004},
+        "epochs": 5,
+        "repeats": 2,
+        "cpu_bfloat16": {"native": True, "flags": ["amx_bf16", "avx512_bf16"]},
+        "skae_bfloat16_precision_used": "bfloat16",
+        "loop_bfloat16_timed_steps": None,
+        "seconds_per_epoch": {
+            "skae_float32": 4.0,
+            "skae_bfloat16": 2.5,
+            "loop_float32": 5.0,
+            "loop_bfloat16": 3.0,
+        },
+        "full_fit_max_iter": "auto",
+        "full_fit": {
+            "float32": {
+                "epochs": 21,
+                "seconds": 84.0,
+                "precision_used": "float32",
+                "test_error": 0.01,
+            },
+            "bfloat16": {
+                "epochs": 21,
+                "seconds": 52.5,
+                "precision_used": "bfloat16",
+                "test_error": 0.0101,
+            },
+        },
+    },
     "transform": {
         "data": "Fashion-MNIST",
         "rows": 60_000,
@@ -324,6 +358,32 @@ def test_report_words_come_from_the_figures(tmp_path):
     assert "with the workers' start added, 18.0 s, less than n_jobs=1's 20.0 s" in text
     assert "with the workers' start added, 3.4 s, more than n_jobs=1's 2.5 s" in text
     assert "halves" not in text
+    # bfloat16: the ratios and the target from the figures.
+    assert "This CPU multiplies bfloat16 natively (its flags: amx_bf16, avx512_bf16)." in text
+    assert '| skae, precision="bfloat16" | 2.500 | 1.60x |' in text
+    assert "| bfloat16 (bfloat16) | 21 | 0.01010 | +1.0% |" in text
+    assert "**met** (1.60x, 1.0%)" in text
+
+
+def test_precision_report_without_native_bfloat16(tmp_path):
+    figures = dict(FIGURES["precision"])
+    figures.update(
+        cpu_bfloat16={"native": False, "flags": []},
+        skae_bfloat16_precision_used="float32",
+        loop_bfloat16_timed_steps=8,
+        seconds_per_epoch={**figures["seconds_per_epoch"], "loop_bfloat16": 60.0},
+        full_fit={**figures["full_fit"], "bfloat16": None},
+    )
+    run = {**RUN, "machine": {**RUN["machine"], "native_bfloat16": False}}
+    common.write_section(tmp_path, "precision", figures, run)
+    text = render.write(tmp_path).read_text()
+    assert "no native bfloat16" in text.split("##")[0]  # the report's header
+    assert "**This CPU has no native bfloat16**" in text
+    assert "(fell back to float32)" in text
+    assert "(emulated; 8 steps timed) | 60.000 | 0.08x |" in text
+    assert "the float32 fit (fell back)" in text
+    assert "can only be checked on a CPU with native bfloat16" in text
+    assert "**met**" not in text
 
 
 def test_report_of_sections_from_different_runs(tmp_path):
@@ -351,6 +411,7 @@ def test_sections_measure_and_write_json(tmp_path):
         "vae": vae.measure(X, "random", 1, 1),
         "transform": transform.measure(X, "random", repeats=1, fit_rows=300),
         "threads": threads.measure(X, "random", repeats=1, digits_epochs=1, rows=300, epochs=1),
+        "precision": precision.measure(X, "random", 1, 1, full_max_iter=1, emulated_steps=1),
     }
     run = common.describe_run(["--quick"], quick=True)
     for section, figures in measured.items():
@@ -358,6 +419,7 @@ def test_sections_measure_and_write_json(tmp_path):
         assert json.loads(path.read_text())["figures"] == figures
     assert measured["vae"]["train_rows"] == 250 and measured["vae"]["test_rows"] == 50
     assert set(measured["variants"]["seconds_per_epoch"]) == set(variants.ESTIMATORS)
+    assert measured["precision"]["test_rows"] == 50
     text = render.render(tmp_path)
     assert "Quick mode" in text
     for section in measured:

@@ -118,6 +118,19 @@ def test_fused_adam_step_refuses_without_its_kernel(kernel, monkeypatch, fresh_c
         )
 
 
+def test_the_bfloat16_query_falls_back_to_older_names_then_to_unknown(monkeypatch):
+    found = _compat.cpu_bfloat16_capability()
+    assert found in (True, False, None)
+    if hasattr(torch.cpu, "get_capabilities"):
+        monkeypatch.delattr(torch.cpu, "get_capabilities")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert _compat.cpu_bfloat16_capability() is True
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert _compat.cpu_bfloat16_capability() is None
+
+
 def test_the_private_apis_in_use_are_reported():
     paths = _compat.active_paths()
     assert all(isinstance(active, bool) for active in paths.values())
@@ -127,6 +140,7 @@ def test_the_private_apis_in_use_are_reported():
         "_foreach_add_",
         "_linear_pointwise",
         "sigmoid_backward",
+        "get_capabilities",
         "_param_validation",
         "_fit_context",
         "_validate_params",

@@ -7,8 +7,8 @@ Usage, from the repository root::
     python -m benchmarks.speed --quick              # every section on tiny problems, to a temp dir
     python -m benchmarks.speed.render               # speed.md again from the JSON
 
-Each section (``train``, ``first``, ``variants``, ``vae``, ``transform``,
-``memory``, ``threads``, ``gridsearch``) is a module whose ``measure``
+Each section (``train``, ``first``, ``variants``, ``vae``, ``precision``,
+``transform``, ``memory``, ``threads``, ``gridsearch``) is a module whose ``measure``
 returns its figures; ``__main__`` writes them, with a description of the
 run, to ``benchmarks/results/speed_<section>.json``, and :mod:`.render`
 writes ``benchmarks/results/speed.md`` from all the JSON files there.  The

@@ -9,9 +9,31 @@ from pathlib import Path
 
 import torch
 
-from . import common, first, gridsearch, memory, render, threads, train, transform, vae, variants
+from . import (
+    common,
+    first,
+    gridsearch,
+    memory,
+    precision,
+    render,
+    threads,
+    train,
+    transform,
+    vae,
+    variants,
+)
 
-SECTIONS = ("train", "first", "variants", "vae", "transform", "memory", "threads", "gridsearch")
+SECTIONS = (
+    "train",
+    "first",
+    "variants",
+    "vae",
+    "precision",
+    "transform",
+    "memory",
+    "threads",
+    "gridsearch",
+)
 
 #: ``--quick``: every section on tiny problems, to check that it runs and
 #: writes its figures, not to measure anything.
@@ -30,6 +52,11 @@ def run_section(section: str, X, data_name: str, args) -> dict:
         return variants.measure(X, data_name, epochs, repeats)
     if section == "vae":
         return vae.measure(X, data_name, epochs, repeats)
+    if section == "precision":
+        if quick:
+            sizes = dict(full_max_iter=1, emulated_steps=1, test_rows=1000)
+            return precision.measure(X, data_name, epochs, repeats, **sizes)
+        return precision.measure(X, data_name, epochs, repeats)
     if section == "transform":
         return (
             transform.measure(X, data_name, repeats=1) if quick else transform.measure(X, data_name)

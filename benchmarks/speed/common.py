@@ -135,6 +135,7 @@ def describe_run(argv: list[str], quick: bool) -> dict:
             "architecture": platform.machine(),
             "logical_cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "native_bfloat16": skae.show_config(mode="dicts")["Device"]["native bfloat16"],
         },
         "versions": {
             "python": platform.python_version(),

@@ -22,6 +22,7 @@ TITLES = {
     "first": "A session's first fit",
     "variants": "Cost of each variant's objective",
     "vae": "VAE: skae vs a pytorch/examples-style loop",
+    "precision": "Mixed precision: bfloat16 against float32",
     "transform": "Inference throughput",
     "memory": "Bounded memory",
     "threads": "Threads for small networks",
@@ -30,6 +31,12 @@ TITLES = {
 
 #: Fits on one thread and on all whose times are this close count as equally fast.
 TIES = 0.03
+
+#: Issue 27's target for ``precision="bfloat16"`` on a CPU with native bfloat16:
+#: epochs at least this many times faster than float32's...
+BFLOAT16_SPEEDUP_TARGET = 1.5
+#: ...and a test error within this share of float32's.
+BFLOAT16_ERROR_TARGET = 0.02
 
 
 def load(results: Path) -> dict:
@@ -78,9 +85,18 @@ def table(header: list, rows: list, align: list | None = None) -> list:
 # ----------------------------------------------------------------- the run
 
 
+def describe_bfloat16(native) -> str:
+    """The CPU's bfloat16 support in words; ``native`` is True, False or None (unknown)."""
+    if native is None:
+        return "native bfloat16 unknown"
+    return "native bfloat16" if native else "no native bfloat16"
+
+
 def describe_machine(run: dict) -> str:
     machine, versions = run["machine"], run["versions"]
     vendor = f", {machine['vendor']}" if machine.get("vendor") else ""
+    if "native_bfloat16" in machine:
+        vendor += f", {describe_bfloat16(machine['native_bfloat16'])}"
     config = ", ".join(f"{key}={value!r}" for key, value in run["skae_config"].items())
     return (
         f"a {machine['logical_cores']}-core {machine['architecture']} machine "
@@ -294,6 +310,108 @@ def render_vae(f: dict, run: dict) -> str:
     )
 
 
+def render_precision(f: dict, run: dict) -> str:
+    net, seconds, cpu = f["network"], f["seconds_per_epoch"], f["cpu_bfloat16"]
+    native, used, steps = (
+        cpu["native"],
+        f["skae_bfloat16_precision_used"],
+        f["loop_bfloat16_timed_steps"],
+    )
+    flags = ", ".join(cpu["flags"]) if cpu.get("flags") else "none"
+    if native:
+        support = f"This CPU multiplies bfloat16 natively (its flags: {flags})."
+    else:
+        support = (
+            "**This CPU has no native bfloat16** (neither AVX512-BF16 nor AMX), so "
+            '`precision="bfloat16"` falls back to float32, with a warning: '
+            "skae's bfloat16 rows are float32's."
+        )
+    fell_back = used != "bfloat16"
+    skae_label = 'skae, precision="bfloat16"' + (" (fell back to float32)" if fell_back else "")
+    loop_label = "hand-written loop, bfloat16 autocast" + (
+        f" (emulated; {count(steps, 'step')} timed)" if steps else ""
+    )
+    rows = [
+        ["skae, float32", seconds["skae_float32"], seconds["skae_float32"]],
+        [skae_label, seconds["skae_bfloat16"], seconds["skae_float32"]],
+        ["hand-written loop, float32", seconds["loop_float32"], seconds["loop_float32"]],
+        [loop_label, seconds["loop_bfloat16"], seconds["loop_float32"]],
+    ]
+    timing = table(
+        [
+            f"UndercompleteAE(32) defaults ({network(f['features'], net['hidden'], net['code'])}, "
+            f"batch {net['batch']})",
+            "s / epoch",
+            "float32's time / this",
+        ],
+        [[label, f"{time:.3f}", f"{base / time:.2f}x"] for label, time, base in rows],
+    )
+    fits = f["full_fit"]
+    reference = fits["float32"]
+    fit_rows = [
+        ["float32", reference["epochs"], f"{reference['test_error']:.5f}", ""],
+    ]
+    mixed = fits.get("bfloat16")
+    if mixed is None:
+        fit_rows.append(["bfloat16", "", "the float32 fit (fell back)", ""])
+    else:
+        change = (mixed["test_error"] - reference["test_error"]) / reference["test_error"]
+        fit_rows.append(
+            [
+                f"bfloat16 ({mixed['precision_used']})",
+                mixed["epochs"],
+                f"{mixed['test_error']:.5f}",
+                f"{100 * change:+.1f}%",
+            ]
+        )
+    errors = table(
+        [
+            f"full default fit (max_iter={f['full_fit_max_iter']!r})",
+            "epochs",
+            "test error (MSE per pixel)",
+            "vs float32",
+        ],
+        fit_rows,
+    )
+    speedup = seconds["skae_float32"] / seconds["skae_bfloat16"]
+    loop_speedup = seconds["loop_float32"] / seconds["loop_bfloat16"]
+    sentences = [
+        f"Data: {f['data']}, {f['rows']:,} rows; {count(f['epochs'], 'epoch')} per timed fit, "
+        f"best of {count(f['repeats'], 'interleaved round')}; test error on "
+        f"{f['test_rows']:,} rows of {f['test_data']}. The hand-written loop is the same "
+        "network (`nn.Linear`, a sigmoid output, MSE, Adam's fused kernel at skae's default "
+        'step size) under `torch.autocast("cpu", torch.bfloat16)` or without.',
+        f"bfloat16 epochs take {1 / speedup:.2f}x float32's time in skae and "
+        f"{1 / loop_speedup:.2f}x in the hand-written loop.",
+    ]
+    if native and not fell_back and mixed is not None:
+        change = abs(mixed["test_error"] - reference["test_error"]) / reference["test_error"]
+        met = speedup >= BFLOAT16_SPEEDUP_TARGET and change <= BFLOAT16_ERROR_TARGET
+        sentences.append(
+            f"Target (at least {BFLOAT16_SPEEDUP_TARGET}x faster epochs, test error within "
+            f"{100 * BFLOAT16_ERROR_TARGET:.0f}% of float32's): "
+            + ("**met**" if met else "**not met**")
+            + f" ({speedup:.2f}x, {100 * change:.1f}%)."
+        )
+    else:
+        sentences.append(
+            f"The target (at least {BFLOAT16_SPEEDUP_TARGET}x faster epochs and a test error "
+            f"within {100 * BFLOAT16_ERROR_TARGET:.0f}% of float32's) can only be checked on a "
+            "CPU with native bfloat16."
+        )
+    return "\n".join(
+        [
+            support,
+            "",
+            *timing,
+            "",
+            *errors,
+            "",
+            *(f"- {sentence}" for sentence in sentences),
+        ]
+    )
+
+
 def render_transform(f: dict, run: dict) -> str:
     rates = f["rows_per_second"]
     rows = [[name, f"{rate:,.0f}"] for name, rate in rates.items()]
@@ -467,6 +585,7 @@ RENDERERS = {
     "first": render_first,
     "variants": render_variants,
     "vae": render_vae,
+    "precision": render_precision,
     "transform": render_transform,
     "memory": render_memory,
     "threads": render_threads,
