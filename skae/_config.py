@@ -126,8 +126,8 @@ def set_config(onednn=None, training_threads=None) -> None:
         Whether float32 linear layers on the CPU compute their products with
         oneDNN (True) or PyTorch's BLAS (False).  ``"auto"``, the default
         unless the environment variable ``SKAE_ONEDNN`` is ``0`` or ``1``,
-        takes oneDNN on x86-64 CPUs not made by Intel when PyTorch's BLAS is
-        MKL, whose fastest kernels run on Intel CPUs only.  Either way the
+        takes oneDNN on x86-64 CPUs with AVX-512 not made by Intel when
+        PyTorch's BLAS is MKL, whose AVX-512 kernels run on Intel CPUs only.  Either way the
         products are float32 with float32 accumulation; results differ only
         by rounding.  oneDNN is used only where its operator passes a
         self-check (:func:`show_config` tells).

@@ -2,16 +2,17 @@
 
 PyTorch computes a float32 :class:`torch.nn.Linear` on the CPU with the BLAS
 it was built with (MKL on x86-64 wheels).  MKL chooses its kernels by CPU
-vendor and runs its fastest ones on Intel CPUs only; on other x86-64 CPUs
-oneDNN's matrix product -- the library PyTorch already ships and uses for
-convolutions -- is the faster one.  ``python -m benchmarks.speed`` measures
-both libraries, and a fit with each, in its "train" section.
+vendor and runs its AVX-512 ones on Intel CPUs only; on other x86-64 CPUs
+with AVX-512 oneDNN's matrix product -- the library PyTorch already ships
+and uses for convolutions -- is the faster one, while on those with AVX2 at
+most MKL stays the faster.  ``python -m benchmarks.speed`` measures both
+libraries, and a fit with each, in its "train" section.
 
 So the products go to oneDNN where skae's ``onednn`` setting says so
 (:func:`skae.set_config`, :func:`skae.config_context`, or the environment
 variable ``SKAE_ONEDNN``), read at every call; its default, ``"auto"``,
 chooses oneDNN only where MKL is PyTorch's BLAS and the CPU is an x86-64 one
-not made by Intel (:func:`onednn_by_default`).
+with AVX-512 not made by Intel (:func:`onednn_by_default`).
 
 The maths is unchanged: the same float32 products with float32 accumulation
 (no reduced-precision "fast math" mode), so results agree with
@@ -69,23 +70,31 @@ def cpu_vendor() -> str | None:
     return None
 
 
-def onednn_by_default(vendor: str | None, machine: str, mkl: bool) -> bool:
+def onednn_by_default(vendor: str | None, machine: str, mkl: bool, avx512: bool) -> bool:
     """Whether the products go to oneDNN when the ``onednn`` setting is ``"auto"``.
 
-    Yes on x86-64 CPUs of another vendor than Intel when PyTorch's BLAS is
-    MKL, which does not run its fastest kernels there; no on Intel CPUs,
-    where MKL is the faster library, and wherever the two were not compared
-    (other architectures and BLAS libraries, an unknown vendor): there
-    PyTorch's own ``F.linear`` stays.
+    Yes on x86-64 CPUs with AVX-512 of another vendor than Intel when
+    PyTorch's BLAS is MKL, which does not run its AVX-512 kernels there; no
+    on Intel CPUs, where MKL is the faster library, on CPUs with AVX2 at most,
+    where MKL's kernels are as fast as any, and wherever the two were not
+    compared (other architectures and BLAS libraries, an unknown vendor):
+    there PyTorch's own ``F.linear`` stays.
     """
     x86_64 = machine.lower() in ("x86_64", "amd64")
-    return mkl and x86_64 and vendor is not None and vendor != "GenuineIntel"
+    return mkl and avx512 and x86_64 and vendor is not None and vendor != "GenuineIntel"
+
+
+def avx512() -> bool:
+    """Whether PyTorch runs its AVX-512 kernels on this CPU (its CPU capability)."""
+    return torch.backends.cpu.get_cpu_capability().upper().startswith("AVX512")
 
 
 @functools.cache
 def onednn_by_default_here() -> bool:
     """:func:`onednn_by_default` for this machine and this PyTorch."""
-    return onednn_by_default(cpu_vendor(), platform.machine(), torch.backends.mkl.is_available())
+    return onednn_by_default(
+        cpu_vendor(), platform.machine(), torch.backends.mkl.is_available(), avx512()
+    )
 
 
 def onednn_chosen() -> bool:

@@ -196,19 +196,28 @@ def test_the_environment_variable_sets_the_default():
 
 
 @pytest.mark.parametrize(
-    "vendor, machine, mkl, expected",
+    "vendor, machine, mkl, avx512, expected",
     [
-        ("AuthenticAMD", "x86_64", True, True),  # MKL does not run its fastest kernels
-        ("HygonGenuine", "AMD64", True, True),
-        ("GenuineIntel", "x86_64", True, False),  # MKL is the faster library
-        ("AuthenticAMD", "x86_64", False, False),  # another BLAS: not compared
-        (None, "x86_64", True, False),
-        (None, "aarch64", False, False),
-        (None, "arm64", True, False),
+        ("AuthenticAMD", "x86_64", True, True, True),  # MKL's AVX-512 kernels are Intel's only
+        ("HygonGenuine", "AMD64", True, True, True),
+        ("AuthenticAMD", "x86_64", True, False, False),  # AVX2: MKL's kernels are as fast
+        ("GenuineIntel", "x86_64", True, True, False),  # MKL is the faster library
+        ("AuthenticAMD", "x86_64", False, True, False),  # another BLAS: not compared
+        (None, "x86_64", True, True, False),
+        (None, "aarch64", False, False, False),
+        (None, "arm64", True, False, False),
     ],
 )
-def test_onednn_is_the_default_only_where_mkl_runs_slow_kernels(vendor, machine, mkl, expected):
-    assert _linear.onednn_by_default(vendor, machine, mkl) is expected
+def test_onednn_is_the_default_only_where_mkl_runs_slow_kernels(
+    vendor, machine, mkl, avx512, expected
+):
+    assert _linear.onednn_by_default(vendor, machine, mkl, avx512) is expected
+
+
+def test_avx512_follows_torchs_cpu_capability(monkeypatch):
+    for capability, expected in (("AVX512", True), ("AVX2", False), ("DEFAULT", False)):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert _linear.avx512() is expected
 
 
 def test_cpu_vendor_is_read_from_the_system():
