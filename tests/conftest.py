@@ -18,7 +18,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # pyproject.toml admits (.ci/run: ``pytest -m core``), a subset so that CI fits
 # its time: the modules that reach the APIs which differ between releases
 # (private torch and scikit-learn APIs, optimiser state, model files, input
-# validation, missing values, progress bars), and scikit-learn's estimator checks on one
+# validation, missing values, autocast, progress bars), and scikit-learn's estimator checks on one
 # estimator of each kind, whose checks reach the shared base class.
 CORE_MODULES = {
     "test_adam.py",
@@ -29,6 +29,7 @@ CORE_MODULES = {
     "test_losses.py",
     "test_missing.py",
     "test_persistence.py",
+    "test_precision.py",
     "test_progress.py",
     "test_reliability.py",
     "test_sparse_input.py",
