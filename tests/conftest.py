@@ -18,8 +18,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # pyproject.toml admits (.ci/run: ``pytest -m core``), a subset so that CI fits
 # its time: the modules that reach the APIs which differ between releases
 # (private torch and scikit-learn APIs, optimiser state, model files, input
-# validation, missing values, autocast, progress bars), and scikit-learn's estimator checks on one
-# estimator of each kind, whose checks reach the shared base class.
+# validation, missing values, autocast, progress bars), and scikit-learn's
+# estimator checks on one estimator of each kind, whose checks reach the
+# shared base class.
 CORE_MODULES = {
     "test_adam.py",
     "test_compat.py",
