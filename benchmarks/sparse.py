@@ -366,6 +366,13 @@ def run(quick: bool, seed: int, threads: int, work: Path) -> dict:
 # ------------------------------------------------------------------ report
 
 
+def network_mib(items: int, hidden: int = 1024, code: int = CODE) -> float:
+    """The float32 weights and biases of an ``items``-``hidden``-``code`` autoencoder, in MiB."""
+    weights = 2 * (items * hidden + hidden * code)
+    biases = 2 * hidden + code + items
+    return 4 * (weights + biases) / 2**20
+
+
 def write_report(result: dict, out: Path, command: str) -> None:
     data, machine = result["data"], result["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
@@ -411,8 +418,9 @@ def write_report(result: dict, out: Path, command: str) -> None:
         f"MSE: of the dense reconstruction of the test rows against their 0/1 truth.  "
         f"Recall@{k}: {100 * data['held_out_per_user']:.0f}% of each test user's items "
         f"held out, the rest given; recall of the held-out items in the top {k} of the "
-        f"items not given, divided by min({k}, held out).  Peak memory: the growth of the "
-        "fit's child process's peak resident memory over the loaded input.",
+        f"items not given, divided by min({k}, held out).  Fit peak memory: how much the "
+        "peak resident memory (VmHWM) of the fit's own process grew during `fit`, over "
+        "the libraries imported and the CSR input loaded before it.",
         "",
         f"| method | test MSE | MSE / SVD's | recall@{k} | fit (s) | fit peak memory (MiB) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -434,8 +442,10 @@ def write_report(result: dict, out: Path, command: str) -> None:
         f"recall@{k}: {best_recall['method']} ({best_recall[f'recall_at_{k}']:.3f} against "
         f"TruncatedSVD's {svd[f'recall_at_{k}']:.3f}).  The largest fit's peak memory "
         f"growth, {max(r['fit_peak_growth_mib'] or 0 for r in result['rows']):.0f} MiB, "
-        f"compares with {data['train_dense_float32_mib']:.0f} MiB for a dense float32 copy "
-        "of the training rows.",
+        f"compares with {data['train_csr_mib']:.1f} MiB for the CSR training rows and "
+        f"{data['train_dense_float32_mib']:.0f} MiB for a dense float32 copy of them; "
+        f"the autoencoders' weights, their gradients and Adam's two moments take "
+        f"{4 * network_mib(data['items']):.0f} MiB of it.",
         "",
     ]
     (out / "sparse.md").write_text("\n".join(lines))
@@ -458,11 +468,24 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch's and the BLAS's threads in each fit"
     )
+    parser.add_argument(
+        "--rewrite",
+        type=Path,
+        default=None,
+        help="write sparse.md again from the sparse.json of a run, next to it, and stop",
+    )
     # The child process of one fit.
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rewrite is not None:
+        result = json.loads(args.rewrite.read_text())
+        command = result.get("command") or (
+            f"python benchmarks/sparse.py --threads {result['machine']['torch_threads']}"
+        )
+        write_report(result, args.rewrite.parent, command)
+        return
     if args.child is not None:
         print(json.dumps(child(args.data, args.child, args.epochs, args.seed, args.threads)))
         return
@@ -470,10 +493,11 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="skae-sparse-data-") as work:
         result = run(args.quick, args.seed, args.threads, Path(work))
-    (out / "sparse.json").write_text(json.dumps(result, indent=1) + "\n")
     command = " ".join(
         ["python benchmarks/sparse.py", *(argv if argv is not None else sys.argv[1:])]
     )
+    result["command"] = command
+    (out / "sparse.json").write_text(json.dumps(result, indent=1) + "\n")
     write_report(result, out, command)
     log(f"wrote {out / 'sparse.md'}")
 
