@@ -455,6 +455,9 @@ def test_sparse_benchmark_quick_run_writes_its_report(tmp_path):
     for row in result["rows"][1:]:
         assert row["test_mse"] > 0 and 0 <= row["recall_at_20"] <= 1
         assert row["fit_seconds"] > 0 and row["fit_peak_growth_mib"] >= 0
+    large = result["large_fit"]
+    assert large["users"] == sparse.LARGE_USERS["quick"] and large["epochs"] == 1
+    assert large["fit_peak_growth_mib"] >= 0
     text = (tmp_path / "sparse.md").read_text()
-    assert "quick: a tiny matrix" in text
+    assert "quick: a tiny matrix" in text and "## Peak memory on more rows" in text
     assert '| UndercompleteAE(loss="bce") |' in text
