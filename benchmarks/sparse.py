@@ -31,7 +31,7 @@ test rows:
 - **recall@k**: each test user's items are split at random into 80% given
   and 20% held out; the model reconstructs the row from the given items, the
   items not given are ranked by their reconstruction, and recall@k is the
-  share of held-out items among the top ``k``, divided by ``min(k, held out)``
+  number of held-out items among the top ``k``, divided by ``min(k, held out)``
   (the normalisation of Liang et al., 2018, "Variational autoencoders for
   collaborative filtering").
 
@@ -454,9 +454,10 @@ def write_report(result: dict, out: Path, command: str) -> None:
         "",
         f"MSE: of the dense reconstruction of the test rows against their 0/1 truth.  "
         f"Recall@{k}: {100 * data['held_out_per_user']:.0f}% of each test user's items "
-        f"held out, the rest given; recall of the held-out items in the top {k} of the "
-        f"items not given, divided by min({k}, held out).  Fit peak memory: how much the "
-        "peak resident memory (VmHWM) of the fit's own process grew during `fit`, over "
+        f"held out, the rest given; the number of held-out items among the top {k} of "
+        f"the items not given, divided by min({k}, held out), averaged over the users.  "
+        "Fit peak memory: how much the peak resident memory (VmHWM) of the fit's own "
+        "process grew during `fit`, over "
         "the libraries imported and the CSR input loaded before it.",
         "",
         f"| method | test MSE | MSE / SVD's | recall@{k} | fit (s) | fit peak memory (MiB) |",
