@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
 import skae
-from benchmarks import profile_training
+from benchmarks import profile_training, sparse
 from benchmarks.speed import common, precision, render, threads, train, transform, vae, variants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -424,3 +425,39 @@ def test_sections_measure_and_write_json(tmp_path):
     assert "Quick mode" in text
     for section in measured:
         assert f"## {render.TITLES[section]}" in text
+
+
+# ---------------------------------------------------------------- the sparse benchmark
+
+
+def test_sparse_benchmark_generates_its_matrix_and_ranks_held_out_items():
+    X = sparse.generate(400, 300, 0.03, seed=0)
+    assert sp.issparse(X) and X.format == "csr" and X.dtype == np.float32
+    assert set(np.unique(X.data)) == {1.0}
+    assert 0.02 < X.nnz / (400 * 300) < 0.04
+    np.testing.assert_array_equal(X.toarray(), sparse.generate(400, 300, 0.03, seed=0).toarray())
+    given, held = sparse.split_given(X, 0.2, seed=0)
+    assert (given + held - X).nnz == 0 and given.multiply(held).nnz == 0
+    # A perfect score of the held-out items recalls them all; their opposite none.
+    truth = held.toarray()
+    assert sparse.recall_at_k(truth, given, held, 5) == 1.0
+    assert sparse.recall_at_k(-truth, given, held, 5) == 0.0
+
+
+def test_sparse_benchmark_quick_run_writes_its_report(tmp_path):
+    # Each method is fitted in a child process of its own, as in the full run.
+    sparse.main(["--quick", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "sparse.json").read_text())
+    assert [r["method"] for r in result["rows"]] == [
+        "item popularity (no model)",
+        *sparse.METHODS,
+    ]
+    for row in result["rows"][1:]:
+        assert row["test_mse"] > 0 and 0 <= row["recall_at_20"] <= 1
+        assert row["fit_seconds"] > 0 and row["fit_peak_growth_mib"] >= 0
+    large = result["large_fit"]
+    assert large["users"] == sparse.LARGE_USERS["quick"] and large["epochs"] == 1
+    assert large["fit_peak_growth_mib"] >= 0
+    text = (tmp_path / "sparse.md").read_text()
+    assert "quick: a tiny matrix" in text and "## Peak memory on more rows" in text
+    assert '| UndercompleteAE(loss="bce") |' in text
