@@ -430,7 +430,7 @@ def markdown(records: list, data: dict, command: str, quick: bool) -> str:
         "only). Where IterativeImputer's default does not run in reasonable time, its "
         "time is estimated from below (one round of its BayesianRidge regressions).",
         "",
-        f"Command: `{command}`",
+        f"Command: {command}" if "`" in command else f"Command: `{command}`",
         "",
         f"Machine: {_machine()}",
         "",
@@ -560,6 +560,22 @@ def main(argv=None) -> Path:
     parser.add_argument("--out", type=Path, default=None, help="directory of the results")
     parser.add_argument("--only", default=None, help="comma-separated data sets to run")
     parser.add_argument(
+        "--patterns",
+        default=None,
+        help="comma-separated prefixes of the patterns to run (e.g. 'square' or 'MCAR 50')",
+    )
+    parser.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="only write the report and the plot again from the results' imputation.json "
+        "(for instance after appending the records of runs made side by side)",
+    )
+    parser.add_argument(
+        "--made-by",
+        default=None,
+        help="with --rewrite: the commands that made the records, for the report",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -577,16 +593,34 @@ def _run(args, argv) -> Path:
     out = args.out or (Path(tempfile.mkdtemp(prefix="imputation-")) if args.quick else RESULTS)
     out.mkdir(parents=True, exist_ok=True)
     data = datasets(args.quick)
-    if args.only:
-        data = {k: v for k, v in data.items() if k in args.only.split(",")}
-    records = []
-    for name, pattern, X, y, mask in problems(data):
-        records.extend(run_problem(name, pattern, X, y, mask, args.quick))
-        (out / "imputation.json").write_text(json.dumps(records, indent=1))
     command = "python benchmarks/imputation.py " + " ".join(
         shlex.quote(a) for a in (argv or sys.argv[1:])
     )
-    (out / "imputation.md").write_text(markdown(records, data, command.strip(), args.quick))
+    if args.rewrite:
+        records = json.loads((out / "imputation.json").read_text())
+        if args.made_by:
+            command = (
+                f"{args.made_by}; this report written from their records by "
+                "`python benchmarks/imputation.py --rewrite`"
+            )
+        return _write_report(records, data, out, command, args.quick)
+    records = []
+    # The filters select among the problems of the whole run, so that each
+    # problem keeps the mask it has there (masks are seeded by position).
+    for name, pattern, X, y, mask in problems(data):
+        if args.only and name not in args.only.split(","):
+            continue
+        if args.patterns and not pattern.startswith(tuple(args.patterns.split(","))):
+            continue
+        records.extend(run_problem(name, pattern, X, y, mask, args.quick))
+        (out / "imputation.json").write_text(json.dumps(records, indent=1))
+    return _write_report(records, data, out, command, args.quick)
+
+
+def _write_report(records, data, out: Path, command: str, quick: bool) -> Path:
+    run = {r["dataset"] for r in records}
+    data = {name: value for name, value in data.items() if name in run}
+    (out / "imputation.md").write_text(markdown(records, data, command.strip(), quick))
     plot(records, out / "imputation.png")
     log.info("wrote %s", out / "imputation.md")
     return out

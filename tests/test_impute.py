@@ -235,3 +235,33 @@ def test_benchmark_refinement_and_vae_draws_keep_observed_entries(fitted):
     vae = fit(AutoencoderImputer(skae.VAE(random_state=0, **SMALL)), X_missing)
     record = imputation.vae_calibration("planted", "MCAR 30%", vae, X, X_missing, holes, draws=8)
     assert 0 <= record["coverage latent"] <= record["coverage with decoder noise"] <= 1
+
+
+def test_benchmark_runs_side_by_side_keep_their_masks_and_merge(tmp_path, monkeypatch):
+    import json
+
+    from sklearn.impute import SimpleImputer
+
+    from benchmarks import imputation
+
+    # The mean only: the test is of the run's plumbing, not of the imputers.
+    monkeypatch.setattr(imputation, "methods", lambda *args: {"mean": SimpleImputer})
+    one, two = tmp_path / "one", tmp_path / "two"
+    imputation.main(["--quick", "--only", "wine", "--patterns", "MCAR 10", "--out", str(one)])
+    imputation.main(["--quick", "--only", "wine", "--patterns", "MCAR 50", "--out", str(two)])
+    first = json.loads((one / "imputation.json").read_text())
+    second = json.loads((two / "imputation.json").read_text())
+    assert {r["pattern"] for r in first} == {"MCAR 10%"}
+    assert {r["pattern"] for r in second} == {"MCAR 50%"}
+    # A filtered run draws the holes that the whole run draws for the same problem.
+    data = imputation.datasets(quick=True)
+    X, y, _ = data["wine"]
+    mask = {(n, p): m for n, p, _, _, m in imputation.problems(data)}[("wine", "MCAR 10%")]
+    whole = imputation.run_problem("wine", "MCAR 10%", X, y, mask, True)
+    assert whole[0]["rmse"] == first[0]["rmse"]
+
+    (one / "imputation.json").write_text(json.dumps(first + second))
+    imputation.main(["--quick", "--rewrite", "--out", str(one), "--made-by", "two runs"])
+    report = (one / "imputation.md").read_text()
+    assert "two runs; this report written" in report
+    assert "MCAR 10%" in report and "MCAR 50%" in report
